@@ -1,0 +1,377 @@
+"""Coherence models: scikit-learn classifiers that turn unit and pair features into probabilities.
+
+Three scores, each a probability learned from naturally ordered text:
+
+- ``follows[i, j]``: unit j comes immediately after unit i;
+- ``precedes[i, j]``: unit i comes somewhere before unit j (made consistent: p_ij + p_ji = 1);
+- ``position[i]``: probabilities that unit i is the first, a middle or the last unit.
+
+Each is a one-hidden-layer perceptron (:class:`sklearn.neural_network.MLPClassifier`) over
+standardised features (see :mod:`reorder.features`). Fitting uses scikit-learn; prediction runs the
+same arithmetic in numpy from plain arrays, so a saved model is a JSON file plus an ``.npz`` of
+arrays that loads with ``allow_pickle=False``: loading a model never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import InvalidInputError, ModelError, NotFittedError
+from .features import (
+    FEATURE_VERSION,
+    PAIR_DIM,
+    UNIT_DIM,
+    lexicon,
+    pair_cues,
+    unit_cues,
+)
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = 1
+POSITION_CLASSES = ("first", "middle", "last")
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class PairwiseScores:
+    """The three learned scores of one document's units.
+
+    Attributes
+    ----------
+    follows : ndarray of shape (n, n)
+        P(j immediately after i); the diagonal is 0.
+    precedes : ndarray of shape (n, n)
+        P(i before j), with precedes + precedes.T == 1 off the diagonal; the diagonal is 0.5.
+    position : ndarray of shape (n, 3)
+        P(first), P(middle), P(last) of each unit; rows sum to 1.
+    """
+
+    follows: np.ndarray
+    precedes: np.ndarray
+    position: np.ndarray
+
+
+@dataclass
+class _Perceptron:
+    """A fitted one-hidden-layer perceptron as plain arrays (standardisation folded in)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, *, hidden: int, max_iter: int, random_state: int, alpha: float):
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(x)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(hidden,),
+            alpha=alpha,
+            batch_size=256,
+            learning_rate_init=1e-3,
+            max_iter=max_iter,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=3,
+            random_state=random_state,
+        )
+        clf.fit(scaler.transform(x).astype(np.float32), y)
+        logger.info("perceptron: %d iterations, validation accuracy %.3f", clf.n_iter_, clf.best_validation_score_)
+        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        return cls(
+            mean=scaler.mean_.astype(np.float32),
+            scale=scale.astype(np.float32),
+            w1=clf.coefs_[0].astype(np.float32),
+            b1=clf.intercepts_[0].astype(np.float32),
+            w2=clf.coefs_[1].astype(np.float32),
+            b2=clf.intercepts_[1].astype(np.float32),
+        )
+
+    def hidden_input(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.w1 + self.b1
+
+    def output(self, pre_activation: np.ndarray) -> np.ndarray:
+        """Probabilities from the hidden layer's pre-activation: (m, 1) binary P(1), or (m, k) softmax."""
+        logits = np.maximum(pre_activation, 0.0) @ self.w2 + self.b2
+        if logits.shape[1] == 1:
+            return 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -50, 50)))
+        logits = logits - logits.max(axis=1, keepdims=True)
+        expo = np.exp(logits)
+        return expo / expo.sum(axis=1, keepdims=True)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.output(self.hidden_input(x))
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.{k}": getattr(self, k) for k in ("mean", "scale", "w1", "b1", "w2", "b2")}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str) -> "_Perceptron":
+        return cls(**{k: np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float32) for k in ("mean", "scale", "w1", "b1", "w2", "b2")})
+
+
+def _pair_rows(emb: np.ndarray, ucues: np.ndarray, pcues: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Pair feature rows [u_i, u_j, u_i*u_j, pair cues, cues_i, cues_j] for the given pairs."""
+    return np.hstack(
+        [emb[rows], emb[cols], emb[rows] * emb[cols], pcues[rows, cols], ucues[rows], ucues[cols]]
+    ).astype(np.float32)
+
+
+def _pair_matrix(model: _Perceptron, emb: np.ndarray, ucues: np.ndarray, pcues: np.ndarray) -> np.ndarray:
+    """P for every ordered pair, shape (n, n), computed block-wise so that memory stays O(n * hidden * chunk)."""
+    n, d = emb.shape
+    c = ucues.shape[1]
+    p = pcues.shape[2]
+    w1 = model.w1 / model.scale[:, None]
+    shift = model.b1 - (model.mean / model.scale) @ model.w1
+    blocks = np.cumsum([0, d, d, d, p, c, c])
+    w_u, w_v, w_uv, w_p, w_ci, w_cj = (w1[blocks[k] : blocks[k + 1]] for k in range(6))
+    from_i = emb @ w_u + ucues @ w_ci + shift  # (n, h)
+    from_j = emb @ w_v + ucues @ w_cj  # (n, h)
+    out = np.empty((n, n), dtype=np.float64)
+    chunk = max(1, 20000 // max(n, 1))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        product = (emb[start:stop, None, :] * emb[None, :, :]).reshape(-1, d) @ w_uv
+        pre = product.reshape(stop - start, n, -1)
+        pre += from_i[start:stop, None, :] + from_j[None, :, :]
+        pre += pcues[start:stop] @ w_p
+        out[start:stop] = model.output(pre.reshape(-1, pre.shape[-1])).reshape(stop - start, n)
+    return out
+
+
+class CoherenceModel:
+    """Learned follows / precedes / position scores over a document's units.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the hidden layer of each perceptron.
+    max_pairs_per_doc : int
+        At most this many ordered pairs per document for the precedence model (long documents
+        would otherwise dominate training).
+    max_iter : int
+        Epochs of the perceptrons (early stopping on a 10% validation split usually stops sooner).
+    alpha : float
+        L2 penalty of the perceptrons.
+    random_state : int
+        Seed of the pair sampling, the document shuffles and the perceptrons.
+
+    Attributes
+    ----------
+    follows_, precedes_, position_ : fitted perceptrons
+    embedder_name_ : str
+        Name of the embedding model the training embeddings came from.
+    dimension_ : int
+        Embedding dimension.
+    training_ : dict
+        What the model was trained on (corpora, counts), recorded in the model file.
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: int = 256,
+        max_pairs_per_doc: int = 60,
+        max_iter: int = 40,
+        alpha: float = 1e-3,
+        random_state: int = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.max_pairs_per_doc = max_pairs_per_doc
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.random_state = random_state
+
+    # --- training -------------------------------------------------------------------------------
+    def fit(
+        self,
+        documents: Iterable[tuple[Sequence[str], np.ndarray]],
+        *,
+        embedder_name: str,
+        training: dict | None = None,
+        progress=None,
+    ) -> "CoherenceModel":
+        """Fit the three perceptrons on naturally ordered documents.
+
+        Parameters
+        ----------
+        documents : iterable of (units, embeddings)
+            Each document's units in their natural order and their embeddings, shape (n, d).
+        embedder_name : str
+            Recorded so that a mismatched embedder is refused at prediction time.
+        progress : callable or None
+            Called with the number of documents processed, e.g. a tqdm bar's ``update``.
+        """
+        if self.hidden < 1 or self.max_pairs_per_doc < 1 or self.max_iter < 1:
+            raise InvalidInputError(
+                f"hidden, max_pairs_per_doc and max_iter must be >= 1; got {self.hidden}, "
+                f"{self.max_pairs_per_doc}, {self.max_iter}"
+            )
+        rng = np.random.default_rng(self.random_state)
+        fx, fy, px, py, ux, uy = [], [], [], [], [], []
+        count = 0
+        dimension = None
+        for units, embeddings in documents:
+            units = list(units)
+            n = len(units)
+            if progress is not None:
+                progress(1)
+            if n < 2:
+                continue
+            emb = np.asarray(embeddings, dtype=np.float32)
+            dimension = emb.shape[1]
+            # Shuffle before computing features: nothing may see the natural order but the labels.
+            perm = rng.permutation(n)
+            texts = [units[k] for k in perm]
+            emb = emb[perm]
+            gold = perm  # gold[k] = natural position of shuffled unit k
+            lex = lexicon(texts)
+            ucues = unit_cues(texts, emb, lex)
+            pcues = pair_cues(texts, emb, lex)
+            at = np.argsort(perm)  # at[pos] = shuffled index of the unit at natural position pos
+            # follows: every true adjacency, its reverse, and random other pairs
+            pos_rows, pos_cols = at[:-1], at[1:]
+            neg_rows, neg_cols = [at[1:]], [at[:-1]]
+            if n > 2:
+                a = rng.integers(0, n, size=2 * (n - 1))
+                b = rng.integers(0, n, size=2 * (n - 1))
+                keep = (a != b) & (gold[b] != gold[a] + 1) & (gold[a] != gold[b] + 1)
+                neg_rows.append(a[keep])
+                neg_cols.append(b[keep])
+            rows = np.concatenate([pos_rows, *neg_rows])
+            cols = np.concatenate([pos_cols, *neg_cols])
+            fx.append(_pair_rows(emb, ucues, pcues, rows, cols))
+            fy.append((gold[cols] == gold[rows] + 1).astype(np.int8))
+            # precedes: random ordered pairs (both orientations appear)
+            i, j = np.nonzero(~np.eye(n, dtype=bool))
+            if len(i) > self.max_pairs_per_doc:
+                pick = rng.choice(len(i), self.max_pairs_per_doc, replace=False)
+                i, j = i[pick], j[pick]
+            px.append(_pair_rows(emb, ucues, pcues, i, j))
+            py.append((gold[i] < gold[j]).astype(np.int8))
+            # position: first / middle / last
+            ux.append(np.hstack([ucues, emb]))
+            uy.append(np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8))
+            count += 1
+        if count == 0:
+            raise InvalidInputError("no training document has two or more units")
+        seed = int(rng.integers(2**31))
+        logger.info("training on %d documents", count)
+        kw = dict(hidden=self.hidden, max_iter=self.max_iter, random_state=seed, alpha=self.alpha)
+        self.follows_ = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), **kw)
+        self.precedes_ = _Perceptron.fit(np.vstack(px), np.concatenate(py), **kw)
+        self.position_ = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), **{**kw, "hidden": max(16, self.hidden // 2)})
+        self.embedder_name_ = embedder_name
+        self.dimension_ = int(dimension)
+        self.training_ = {"documents": count, **(training or {})}
+        return self
+
+    # --- prediction -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "follows_"):
+            raise NotFittedError("this CoherenceModel is not fitted yet: call fit() or CoherenceModel.load()")
+
+    def scores(self, units: Sequence[str], embeddings: np.ndarray) -> PairwiseScores:
+        """The three scores for a document's units (in any order), see :class:`PairwiseScores`."""
+        self._check_fitted()
+        units = list(units)
+        emb = np.asarray(embeddings, dtype=np.float32)
+        n = len(units)
+        if emb.shape != (n, self.dimension_):
+            raise InvalidInputError(
+                f"embeddings must have shape ({n}, {self.dimension_}) for this model; got {emb.shape}"
+            )
+        if n == 0:
+            return PairwiseScores(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 3)))
+        lex = lexicon(units)
+        ucues = unit_cues(units, emb, lex)
+        pcues = pair_cues(units, emb, lex)
+        follows = _pair_matrix(self.follows_, emb, ucues, pcues)
+        raw = _pair_matrix(self.precedes_, emb, ucues, pcues)
+        precedes = (raw + 1.0 - raw.T) / 2.0
+        np.fill_diagonal(follows, 0.0)
+        np.fill_diagonal(precedes, 0.5)
+        position = self.position_.predict(np.hstack([ucues, emb]))
+        return PairwiseScores(follows=follows, precedes=precedes, position=np.asarray(position, dtype=np.float64))
+
+    # --- persistence ----------------------------------------------------------------------------
+    def save(self, directory: str | Path, *, extra: dict | None = None) -> Path:
+        """Write ``model.json`` and ``weights.npz`` (plain arrays) into ``directory``."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {**self.follows_.arrays("follows"), **self.precedes_.arrays("precedes"), **self.position_.arrays("position")}
+        np.savez_compressed(directory / "weights.npz", **arrays)
+        meta = {
+            "format": MODEL_FORMAT,
+            "feature_version": FEATURE_VERSION,
+            "reorder_version": __version__,
+            "embedder": self.embedder_name_,
+            "dimension": self.dimension_,
+            "unit_features": UNIT_DIM,
+            "pair_features": PAIR_DIM,
+            "params": {k: getattr(self, k) for k in ("hidden", "max_pairs_per_doc", "max_iter", "alpha", "random_state")},
+            "training": self.training_,
+            **(extra or {}),
+        }
+        (directory / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> tuple["CoherenceModel", dict]:
+        """Read a model directory written by :meth:`save`; returns the model and its metadata.
+
+        Raises :class:`ModelError` when a file is missing, corrupted, truncated or was written for
+        other features or another format.
+        """
+        directory = Path(directory)
+        meta_path, weights_path = directory / "model.json", directory / "weights.npz"
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise ModelError(f"{str(directory)!r} is not a reorder model directory (needs model.json and weights.npz)")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta_path}: unreadable model description ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{meta_path}: model format {meta.get('format') if isinstance(meta, dict) else None!r} is not {MODEL_FORMAT}; retrain it with `reorder train`")
+        if meta.get("feature_version") != FEATURE_VERSION or meta.get("unit_features") != UNIT_DIM or meta.get("pair_features") != PAIR_DIM:
+            raise ModelError(
+                f"{directory}: trained with feature version {meta.get('feature_version')}, this reorder uses "
+                f"{FEATURE_VERSION}; retrain it with `reorder train` (see the README)"
+            )
+        try:
+            with np.load(weights_path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelError(f"{weights_path}: corrupted or truncated weights ({exc})") from exc
+        model = cls(**meta.get("params", {}))
+        try:
+            model.follows_ = _Perceptron.from_arrays(arrays, "follows")
+            model.precedes_ = _Perceptron.from_arrays(arrays, "precedes")
+            model.position_ = _Perceptron.from_arrays(arrays, "position")
+        except KeyError as exc:
+            raise ModelError(f"{weights_path}: missing array {exc}") from exc
+        model.embedder_name_ = str(meta.get("embedder"))
+        model.dimension_ = int(meta.get("dimension", 0))
+        model.training_ = meta.get("training", {})
+        d, c, p = model.dimension_, UNIT_DIM, PAIR_DIM
+        expected = {"follows": 3 * d + p + 2 * c, "precedes": 3 * d + p + 2 * c, "position": c + d}
+        for name, width in expected.items():
+            net = getattr(model, f"{name}_")
+            if net.w1.shape[0] != width or net.mean.shape != (width,) or net.w2.shape[0] != net.w1.shape[1]:
+                raise ModelError(f"{weights_path}: array shapes of the {name} model do not match its description")
+        return model, meta
