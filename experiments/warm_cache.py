@@ -1,0 +1,32 @@
+"""Embed every unit of the given corpora once into the embedding cache, so experiments start fast.
+
+    python experiments/warm_cache.py ../shared/corpora/news-dev.jsonl [...] [--cache PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from reorder.corpus import read_corpus
+from reorder.embedding import CachedEmbedder, SentenceTransformerEmbedder
+from reorder.pipeline import default_cache_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("corpora", nargs="+")
+    parser.add_argument("--cache", default=None)
+    parser.add_argument("--embedder", default=None)
+    args = parser.parse_args()
+    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64), args.cache or default_cache_path())
+    for path in args.corpora:
+        start = time.perf_counter()
+        texts = [u for doc in read_corpus(path) for u in doc.units]
+        for i in range(0, len(texts), 2048):
+            embedder.encode(texts[i : i + 2048])
+        print(f"{path}: {len(texts)} units in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

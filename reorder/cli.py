@@ -1,0 +1,203 @@
+"""The command line: a thin click layer over the library. Data goes to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import InvalidInputError, ReorderError
+
+logger = logging.getLogger("reorder")
+
+
+def _fail_cleanly(func):
+    """Turn the library's errors (and unreadable files) into one-line messages with exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ReorderError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from exc
+        except MemoryError as exc:
+            raise click.ClickException("out of memory; try a smaller input or --method heuristic") from exc
+
+    return wrapper
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.INFO if verbose == 1 else logging.DEBUG if verbose > 1 else logging.WARNING)
+    logging.basicConfig(level=level, format="reorder: %(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("reorder").setLevel(level)
+    if not verbose:
+        for noisy in ("sentence_transformers", "transformers", "huggingface_hub", "torch"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def model_options(func):
+    """Options shared by every command that scores orders: model, embedder, search, cache."""
+    options = [
+        click.option("--model", "model", default=None, metavar="DIR",
+                     help="Coherence model directory from `reorder train`, or 'similarity' for the "
+                          "unsupervised scorer. Default: the shipped news model."),
+        click.option("--embedder", default=None, metavar="NAME|DIR",
+                     help="Sentence-transformers model: a local directory or a hub name (needs internet). "
+                          "Default: the packaged all-MiniLM-L6-v2."),
+        click.option("--method", type=click.Choice(["auto", "dp", "cpsat", "heuristic", "brute-force"]),
+                     default="auto", show_default=True, help="Search: auto is exact where a proof is cheap."),
+        click.option("--time-limit", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+                     help="Seconds the search may spend beyond the exact range."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomised search."),
+        click.option("--cache", type=click.Path(dir_okay=False), default=None,
+                     help="SQLite file caching embeddings between runs."),
+        click.option("-v", "--verbose", count=True, help="More messages on stderr (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _reorderer(model, embedder, method, time_limit, seed, cache, **kwargs):
+    from .pipeline import Reorderer
+
+    return Reorderer(model=model, embedder=embedder, method=method, time_limit=time_limit, seed=seed,
+                     cache=cache, **kwargs)
+
+
+def read_text(path: str, encoding: str) -> str:
+    """Read a whole file (or stdin for '-') exactly, line endings included; clear errors for bad bytes."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        p = Path(path)
+        if p.is_dir():
+            raise InvalidInputError(f"{path} is a directory; give a text file")
+        if not p.exists():
+            raise InvalidInputError(f"{path}: no such file")
+        data = p.read_bytes()
+        name = path
+    if b"\x00" in data and encoding.lower().replace("-", "") not in ("utf16", "utf32", "utf16le", "utf16be", "utf32le", "utf32be"):
+        raise InvalidInputError(f"{name} contains NUL bytes: it looks like a binary file, not text")
+    try:
+        return data.decode(encoding)
+    except LookupError as exc:
+        raise InvalidInputError(f"unknown encoding {encoding!r}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{name} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}; "
+            "pass the file's encoding with --encoding (e.g. --encoding latin-1)"
+        ) from exc
+
+
+def write_atomically(path: Path, data: bytes, backup: str | None = None) -> None:
+    """Replace ``path`` by ``data`` so that a crash leaves either the old or the new file, whole.
+
+    The data go to a temporary file in the same directory, which is flushed to disk and renamed over
+    the original (a rename within one file system is atomic). With ``backup``, the original is first
+    copied to ``path + backup``.
+    """
+    directory = path.resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        if backup:
+            shutil.copy2(path, str(path) + backup)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _write_output(text: str, output: str | None, encoding: str) -> None:
+    data = text.encode(encoding, errors="surrogateescape")
+    if output is None or output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomically(Path(output), data)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reorder")
+def main() -> None:
+    """Restore a plausible order to scrambled paragraphs or sentences, and score coherence."""
+
+
+@main.command()
+@click.argument("file", type=str)
+@click.option("-o", "--output", default=None, metavar="OUT", help="Write here instead of stdout ('-' for stdout).")
+@click.option("--in-place", is_flag=True, help="Replace FILE atomically with the reordered text.")
+@click.option("--backup", default=None, metavar="SUFFIX", help="With --in-place, keep the original as FILE+SUFFIX.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--unit", type=click.Choice(["paragraph", "line", "sentence"]), default="paragraph", show_default=True,
+              help="What to reorder: blank-line separated paragraphs, lines, or sentences.")
+@click.option("--furniture", type=click.Choice(["keep", "drop", "end"]), default="keep", show_default=True,
+              help="Page furniture (Share, Advertisement, captions) keeps its slots, is dropped, or goes last.")
+@click.option("--all-content", is_flag=True, help="No roles: every unit takes part in the ordering.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input and output.")
+@model_options
+@_fail_cleanly
+def order(file, output, in_place, backup, fmt, unit, furniture, all_content, encoding,
+          model, embedder, method, time_limit, seed, cache, verbose, quiet):
+    """Reorder FILE ('-' for stdin) and print the text in the restored order."""
+    _setup_logging(verbose, quiet)
+    if in_place and (file == "-" or output is not None):
+        raise click.UsageError("--in-place needs a FILE and no --output")
+    if backup and not in_place:
+        raise click.UsageError("--backup only makes sense with --in-place")
+    if in_place and fmt == "json":
+        raise click.UsageError("--in-place writes text; it cannot be combined with --format json")
+    text = read_text(file, encoding)
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, unit=unit,
+                           roles=not all_content, furniture=furniture)
+    result = reorderer.reorder_text(text)
+    if len(result.units) == 0:
+        logger.warning("the input holds no %s: nothing to reorder", unit)
+    if not result.optimal and len(result.content_order) > 1:
+        logger.info("the order is the best found in the time limit, not proven optimal")
+    if fmt == "json":
+        payload = {
+            "permutation": result.permutation,
+            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(result.units, result.roles))],
+            "objective": result.value,
+            "optimal": result.optimal,
+            "bound": result.bound,
+            "method": result.method,
+            "signature": result.signature,
+        }
+        _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", output, "utf-8")
+    elif in_place:
+        write_atomically(Path(file), result.text.encode(encoding, errors="surrogateescape"), backup)
+    else:
+        _write_output(result.text, output, encoding)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

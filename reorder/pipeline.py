@@ -1,0 +1,394 @@
+"""The Reorderer: ties splitting, embedding, scoring and search together.
+
+    text --(document: units, roles)--> embeddings --(coherence: scores)--> objective --(search)--> order
+
+``Reorderer()`` with no arguments uses the shipped defaults: the packaged all-MiniLM-L6-v2 embedder
+and the news model shipped inside the package.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .coherence import CoherenceModel, PairwiseScores
+from .document import FURNITURE_OPTIONS, UNIT_KINDS, arrange, detect_roles, split
+from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, embed_unique
+from .errors import InvalidInputError, ModelError
+from .search import Constraints, Objective, Solution, solve
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "news"
+"""The coherence model shipped with the package (trained on ../shared/corpora/news-train*.jsonl)."""
+
+SIMILARITY = "similarity"
+"""Model name of the unsupervised scorer: embedding similarity only, no learned direction."""
+
+DEFAULT_WEIGHTS = {"follows": 1.0, "precedes": 1.0, "position": 1.0}
+METHODS = ("auto", "dp", "cpsat", "heuristic", "brute-force")
+_EPS = 1e-6
+
+
+def default_cache_path() -> Path:
+    """Where the optional embedding cache lives: $REORDER_CACHE or ~/.cache/reorder/embeddings.sqlite."""
+    env = os.environ.get("REORDER_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reorder" / "embeddings.sqlite"
+
+
+class SimilarityScorer:
+    """Unsupervised scores from embeddings alone: neighbours are similar, the lead is the most central.
+
+    Cosine similarity carries no direction, so ``precedes`` is flat (0.5) and the order's direction
+    comes only from the centrality of the first unit. A baseline, and the fallback without a model.
+    """
+
+    embedder_name_ = None
+
+    def scores(self, units: Sequence[str], embeddings: np.ndarray) -> PairwiseScores:
+        emb = np.asarray(embeddings, dtype=np.float64)
+        n = len(units)
+        cosine = emb @ emb.T if n else np.zeros((0, 0))
+        follows = (cosine + 1.0) / 2.0
+        np.fill_diagonal(follows, 0.0)
+        centre = emb.mean(axis=0) if n else np.zeros(emb.shape[1:])
+        central = emb @ centre
+        lead = np.exp(central - central.max()) if n else central
+        first = lead / lead.sum() if n else lead
+        position = np.stack([first, 1.0 - first - 1.0 / max(n, 1) * 0.5, np.full(n, 0.5 / max(n, 1))], axis=1)
+        position = np.clip(position, _EPS, None)
+        position /= position.sum(axis=1, keepdims=True)
+        return PairwiseScores(follows=follows, precedes=np.full((n, n), 0.5), position=position)
+
+
+def objective_from_scores(scores: PairwiseScores, weights: dict[str, float]) -> Objective:
+    """Turn probabilities into the additive objective the search maximises.
+
+    follows[i, j] = w_f log P(j right after i); precedes[i, j] = w_p log P(i before j);
+    first[i] = w_pos (log P(first) - log P(middle)); last[i] likewise, so that an order's value is,
+    up to a constant, the weighted log-likelihood of its adjacencies, its pairwise precedences and
+    its first and last units.
+    """
+    position = np.log(np.clip(scores.position, _EPS, 1.0))
+    return Objective(
+        follows=weights["follows"] * np.log(np.clip(scores.follows, _EPS, 1.0)),
+        precedes=weights["precedes"] * np.log(np.clip(scores.precedes, _EPS, 1.0)),
+        first=weights["position"] * (position[:, 0] - position[:, 1]),
+        last=weights["position"] * (position[:, 2] - position[:, 1]),
+    )
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """What :meth:`Reorderer.reorder_text` found for one text.
+
+    Attributes
+    ----------
+    permutation : list of int
+        The output's units as indices into the input's units (furniture dropped if asked).
+    roles : list of str
+        Each input unit's role: "content", "heading" or "furniture".
+    units : tuple of str
+        The input's units, exactly as in the text.
+    text : str
+        The reordered text.
+    value : float
+        Objective value of the content order (higher is better).
+    optimal : bool
+        Whether the search proved the content order optimal.
+    bound : float or None
+        A proven upper bound on the objective, when the search has one.
+    method : str
+        Which solver produced the order.
+    signature : str
+        Everything needed to reproduce the result (version, models, weights, search settings).
+    """
+
+    permutation: list[int]
+    roles: list[str]
+    units: tuple[str, ...]
+    text: str
+    value: float
+    optimal: bool
+    bound: float | None
+    method: str
+    signature: str
+    content_order: list[int] = field(default_factory=list)
+
+
+class Reorderer:
+    """Restore a plausible order to scrambled units, and score how coherent an order is.
+
+    Parameters
+    ----------
+    model : str, Path, CoherenceModel or None
+        ``None`` for the shipped news model; a model directory written by ``reorder train``; a fitted
+        :class:`CoherenceModel`; or ``"similarity"`` for the unsupervised embedding-similarity scorer.
+    embedder : str, Embedder or None
+        ``None`` for the packaged all-MiniLM-L6-v2; a local model directory or hub name; or any object
+        with ``name`` and ``encode(list[str]) -> ndarray``.
+    method : {"auto", "dp", "cpsat", "heuristic", "brute-force"}
+        The search (see :mod:`reorder.search`); "auto" is exact where a proof is cheap.
+    time_limit : float
+        Seconds the search may spend beyond the exact range.
+    weights : dict or None
+        Weights of the follows / precedes / position terms; ``None`` takes the model's tuned weights.
+    unit : {"paragraph", "line", "sentence"}
+        How :meth:`reorder_text` splits a text.
+    roles : bool
+        Detect headings and page furniture in :meth:`reorder_text` (False: every unit is content).
+    furniture : {"keep", "drop", "end"}
+        Furniture keeps its slots, is dropped, or goes to the end.
+    cache : str, Path or None
+        An SQLite file caching embeddings between runs (None: no disk cache).
+    seed : int
+        Seed of the randomised parts of the search.
+    """
+
+    def __init__(
+        self,
+        model=None,
+        embedder=None,
+        *,
+        method: str = "auto",
+        time_limit: float = 1.0,
+        weights: dict[str, float] | None = None,
+        unit: str = "paragraph",
+        roles: bool = True,
+        furniture: str = "keep",
+        cache: str | os.PathLike[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.embedder = embedder
+        self.method = method
+        self.time_limit = time_limit
+        self.weights = weights
+        self.unit = unit
+        self.roles = roles
+        self.furniture = furniture
+        self.cache = cache
+        self.seed = seed
+        self._scorer = None
+        self._meta: dict = {}
+        self._embedder = None
+
+    # --- components, built lazily -------------------------------------------------------------
+    def _validate(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidInputError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if self.unit not in UNIT_KINDS:
+            raise InvalidInputError(f"unit must be one of {', '.join(UNIT_KINDS)}; got {self.unit!r}")
+        if self.furniture not in FURNITURE_OPTIONS:
+            raise InvalidInputError(f"furniture must be one of {', '.join(FURNITURE_OPTIONS)}; got {self.furniture!r}")
+        if not (self.time_limit > 0):
+            raise InvalidInputError(f"time_limit must be > 0 seconds; got {self.time_limit!r}")
+
+    @property
+    def scorer(self):
+        """The coherence scorer in use (loaded on first access)."""
+        if self._scorer is None:
+            model = self.model
+            if isinstance(model, (CoherenceModel, SimilarityScorer)):
+                self._scorer, self._meta = model, getattr(model, "meta_", {})
+            elif model == SIMILARITY:
+                self._scorer, self._meta = SimilarityScorer(), {"name": SIMILARITY}
+            else:
+                directory = DEFAULT_MODEL_DIR if model is None else Path(model)
+                if model is None and not directory.is_dir():
+                    raise ModelError(f"the shipped model is missing from {directory}; reinstall reorder")
+                self._scorer, self._meta = CoherenceModel.load(directory)
+        return self._scorer
+
+    @property
+    def embedder_(self) -> Embedder:
+        """The embedder in use (the model itself loads on first encode)."""
+        if self._embedder is None:
+            embedder = self.embedder
+            if embedder is None or isinstance(embedder, (str, os.PathLike)):
+                embedder = SentenceTransformerEmbedder(None if embedder is None else str(embedder))
+            if self.cache is not None:
+                embedder = CachedEmbedder(embedder, self.cache)
+            self._embedder = embedder
+        trained_with = getattr(self.scorer, "embedder_name_", None)
+        if trained_with is not None and trained_with != self._embedder.name:
+            raise ModelError(
+                f"the coherence model was trained on {trained_with!r} embeddings but the embedder is "
+                f"{self._embedder.name!r}; pass the matching embedder or retrain with `reorder train --embedder`"
+            )
+        return self._embedder
+
+    @property
+    def weights_(self) -> dict[str, float]:
+        """The objective's weights: explicit ones, else the model's tuned ones, else 1 each."""
+        if self.weights is not None:
+            weights = {**DEFAULT_WEIGHTS, **self.weights}
+        else:
+            self.scorer
+            weights = {**DEFAULT_WEIGHTS, **self._meta.get("objective", {})}
+        for name, value in weights.items():
+            if name not in DEFAULT_WEIGHTS or not np.isfinite(value) or value < 0:
+                raise InvalidInputError(f"weights must be finite, >= 0 and named {sorted(DEFAULT_WEIGHTS)}; got {name}={value!r}")
+        return weights
+
+    def signature(self) -> str:
+        """A sacrebleu-style signature: everything needed to reproduce a result."""
+        w = self.weights_
+        model = self._meta.get("name") or (str(self.model) if self.model is not None else "news")
+        return (
+            f"reorder:{__version__}|model:{model}|embedder:{self.embedder_.name}"
+            f"|weights:f{w['follows']:g}+p{w['precedes']:g}+pos{w['position']:g}"
+            f"|search:{self.method}-{self.time_limit:g}s|seed:{self.seed}"
+        )
+
+    # --- the core ------------------------------------------------------------------------------
+    def embed(self, units: Sequence[str]) -> np.ndarray:
+        """Embeddings of the units, shape (n, d); each distinct text is embedded once."""
+        return embed_unique(self.embedder_, list(units))
+
+    def pairwise_scores(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> PairwiseScores:
+        """The scorer's follows / precedes / position probabilities for the units."""
+        units = _check_units(units)
+        if embeddings is None:
+            embeddings = self.embed(units)
+        return self.scorer.scores(units, embeddings)
+
+    def objective(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> Objective:
+        """The additive objective over orders of ``units`` (see :func:`objective_from_scores`)."""
+        return objective_from_scores(self.pairwise_scores(units, embeddings), self.weights_)
+
+    def solve(
+        self,
+        units: Sequence[str],
+        constraints: Constraints | None = None,
+        *,
+        embeddings: np.ndarray | None = None,
+    ) -> Solution:
+        """Search for the best order of ``units``; the full :class:`~reorder.search.Solution`."""
+        self._validate()
+        units = _check_units(units)
+        if len(units) > 1:
+            objective = self.objective(units, embeddings)
+        else:
+            objective = Objective.zeros(len(units))
+        return solve(objective, constraints, method=self.method, time_limit=self.time_limit, seed=self.seed)
+
+    def order(self, units: Sequence[str], constraints: Constraints | None = None) -> list[int]:
+        """The restored order as indices into ``units`` (a permutation of ``range(len(units))``)."""
+        return list(self.solve(units, constraints).order)
+
+    def score(self, units: Sequence[str], order: Sequence[int] | None = None) -> float:
+        """Objective value of ``order`` (default: the units' given order); higher is more coherent."""
+        units = _check_units(units)
+        if len(units) < 2:
+            return 0.0
+        order = list(range(len(units))) if order is None else list(order)
+        return float(self.objective(units).value(order))
+
+    def reorder_text(self, text: str, constraints: Constraints | None = None) -> OrderResult:
+        """Split ``text``, order its content units, and render it back; furniture and heading per options.
+
+        ``constraints`` refer to content units by their index among the text's units.
+        """
+        self._validate()
+        document = split(text, self.unit)
+        n = len(document)
+        roles = detect_roles(document.units) if self.roles else ["content"] * n
+        content = [i for i, role in enumerate(roles) if role == "content"]
+        local = _local_constraints(constraints, content)
+        solution = self.solve([document.units[i] for i in content], local)
+        content_order = [content[k] for k in solution.order]
+        permutation = arrange(roles, content_order, furniture=self.furniture)
+        rendered = _render(document, permutation)
+        return OrderResult(
+            permutation=permutation,
+            roles=roles,
+            units=document.units,
+            text=rendered,
+            value=float(solution.value),
+            optimal=bool(solution.optimal),
+            bound=None if solution.bound is None else float(solution.bound),
+            method=solution.method,
+            signature=self.signature(),
+            content_order=content_order,
+        )
+
+    def reorder(self, text: str) -> str:
+        """Convenience: the text with its units restored to the best order found."""
+        return self.reorder_text(text).text
+
+    # --- training and persistence --------------------------------------------------------------
+    def fit(self, documents: Iterable[Sequence[str]], **params) -> "Reorderer":
+        """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""
+        documents = [list(d) for d in documents]
+        embedder = self.embedder_ if self._scorer is not None else self._embedder_for_training()
+        model = CoherenceModel(**params).fit(
+            ((units, embed_unique(embedder, units)) for units in documents), embedder_name=embedder.name
+        )
+        self.model, self._scorer, self._meta = model, model, {}
+        return self
+
+    def _embedder_for_training(self) -> Embedder:
+        embedder = self.embedder
+        if embedder is None or isinstance(embedder, (str, os.PathLike)):
+            embedder = SentenceTransformerEmbedder(None if embedder is None else str(embedder))
+        if self.cache is not None:
+            embedder = CachedEmbedder(embedder, self.cache)
+        self._embedder = embedder
+        return embedder
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Save the coherence model (and the weights in use) to a model directory."""
+        scorer = self.scorer
+        if not isinstance(scorer, CoherenceModel):
+            raise InvalidInputError("only a learned CoherenceModel can be saved")
+        return scorer.save(directory, extra={"objective": self.weights_, "name": Path(directory).name})
+
+
+def _check_units(units: Sequence[str]) -> list[str]:
+    if isinstance(units, str):
+        raise InvalidInputError("units must be a list of strings, not one string; use reorder_text() for a whole text")
+    units = list(units)
+    bad = [type(u).__name__ for u in units if not isinstance(u, str)]
+    if bad:
+        raise InvalidInputError(f"every unit must be a str; got {bad[0]}")
+    return units
+
+
+def _local_constraints(constraints: Constraints | None, content: list[int]) -> Constraints | None:
+    """Translate constraints on text unit indices into indices among the content units."""
+    if constraints is None:
+        return None
+    where = {unit: k for k, unit in enumerate(content)}
+
+    def local(i: int) -> int:
+        if i not in where:
+            raise InvalidInputError(f"constraint names unit {i}, which is not a content unit (or does not exist)")
+        return where[i]
+
+    return Constraints(
+        first=None if constraints.first is None else local(constraints.first),
+        last=None if constraints.last is None else local(constraints.last),
+        before=tuple((local(a), local(b)) for a, b in constraints.before),
+        groups=tuple(tuple(local(i) for i in group) for group in constraints.groups),
+    )
+
+
+def _render(document, permutation: list[int]) -> str:
+    """Render a permutation, or a subset of units (furniture dropped) with the text's first separators."""
+    if len(permutation) == len(document):
+        return document.render(permutation)
+    seps = document.separators
+    parts = [seps[0]]
+    for k, index in enumerate(permutation):
+        parts.append(document.units[index])
+        parts.append(seps[k + 1] if k + 1 < len(permutation) else seps[-1])
+    return "".join(parts)
