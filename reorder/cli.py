@@ -54,8 +54,9 @@ def model_options(func):
         click.option("--embedder", default=None, metavar="NAME|DIR",
                      help="Sentence-transformers model: a local directory or a hub name (needs internet). "
                           "Default: the packaged all-MiniLM-L6-v2."),
-        click.option("--method", type=click.Choice(["auto", "dp", "cpsat", "heuristic", "brute-force"]),
-                     default="auto", show_default=True, help="Search: auto is exact where a proof is cheap."),
+        click.option("--search", "method", type=click.Choice(["auto", "dp", "cpsat", "heuristic", "brute-force"]),
+                     default="auto", show_default=True,
+                     help="Solver: auto is exact (subset DP, then CP-SAT) where a proof is cheap, else heuristic."),
         click.option("--time-limit", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
                      help="Seconds the search may spend beyond the exact range."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomised search."),
@@ -197,6 +198,131 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
         write_atomically(Path(file), result.text.encode(encoding, errors="surrogateescape"), backup)
     else:
         _write_output(result.text, output, encoding)
+
+
+EVAL_METHODS = ("random", "input", "similarity", "follows", "precedes", "position", "full")
+
+
+def _method_weights(name: str, tuned: dict[str, float]) -> dict[str, float] | None:
+    """Objective weights of an evaluation method that uses one learned score alone (None: all tuned)."""
+    if name in ("follows", "precedes", "position"):
+        return {k: (1.0 if k == name else 0.0) for k in ("follows", "precedes", "position")}
+    return None
+
+
+@main.command()
+@click.argument("corpus", type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N documents only.")
+@click.option("--max-units", type=click.IntRange(min=2), default=None, help="Skip documents longer than this.")
+@click.option("--method", "methods", default="full", show_default=True,
+              help=f"Comma-separated methods to compare in one run: {', '.join(EVAL_METHODS)}.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--per-document", is_flag=True, help="With --format json, include every document's scores.")
+@model_options
+@_fail_cleanly
+def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedder, method, time_limit, seed, cache,
+             verbose, quiet):
+    """Shuffle each document of CORPUS (JSONL) with --seed, restore it, and report order metrics.
+
+    Kendall tau, perfect-match ratio, positional, first/last-unit and pairwise accuracy, as macro
+    averages overall and per length bucket, with the signature of each method.
+    """
+    from tqdm import tqdm
+
+    from .corpus import read_corpus
+    from .evaluation import evaluate as run_evaluation
+    from .pipeline import SIMILARITY, default_cache_path
+
+    _setup_logging(verbose, quiet)
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in EVAL_METHODS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown method {unknown[0] if unknown else methods!r}; choose from {', '.join(EVAL_METHODS)}",
+                                 param_hint="--method")
+    documents = list(read_corpus(corpus, limit=limit))
+    cache = cache or default_cache_path()
+    reports = []
+    for name in names:
+        if name in ("random", "input"):
+            fn, signature = name, f"reorder:{__version__}|method:{name}|seed:{seed}"
+        else:
+            base = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed, cache)
+            if name != "similarity":
+                base.weights = _method_weights(name, base.weights_)
+            reorderer = base
+
+            def fn(units, reorderer=reorderer):
+                solution = reorderer.solve(units)
+                return solution.order, solution.optimal
+
+            signature = reorderer.signature()
+        bar = tqdm(total=len(documents), desc=name, unit="doc", file=sys.stderr, disable=quiet or None)
+        result = run_evaluation(fn, documents, seed=seed, max_units=max_units, progress=bar.update, signature=signature)
+        bar.close()
+        report = {"method": name, "corpus": os.path.basename(corpus), **result.to_dict()}
+        if per_document:
+            report["documents"] = result.rows
+        reports.append(report)
+    if fmt == "json":
+        click.echo(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
+        return
+    keys = ("tau", "pmr", "positional", "first", "last", "pairwise")
+    click.echo(f"{'method':<11} {'bucket':<7} {'docs':>5} " + " ".join(f"{k:>10}" for k in keys))
+    for report in reports:
+        for bucket, values in [("all", report["overall"]), *report["buckets"].items()]:
+            click.echo(f"{report['method']:<11} {bucket:<7} {int(values['docs']):>5} "
+                       + " ".join(f"{values[k]:>10.4f}" for k in keys))
+    for report in reports:
+        click.echo(f"# {report['method']}: {report['signature']} | proven optimal {report['proven_optimal']:.1%}"
+                   f" | {report['seconds']:.1f} s", err=True)
+
+
+@main.command()
+@click.argument("corpora", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@click.option("--dev", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Ordered corpus to tune the objective's weights on (never a test split).")
+@click.option("--dev-limit", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Dev documents (of at most 20 units) used for tuning.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N documents of each corpus.")
+@click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden units per model.")
+@click.option("--max-pairs", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Precedence pairs sampled per document.")
+@click.option("--embedder", default=None, metavar="NAME|DIR", help="Sentence-transformers model (default: packaged MiniLM).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--cache", type=click.Path(dir_okay=False), default=None,
+              help="SQLite embedding cache (default: $REORDER_CACHE or ~/.cache/reorder/embeddings.sqlite).")
+@click.option("-v", "--verbose", count=True)
+@click.option("-q", "--quiet", is_flag=True)
+@_fail_cleanly
+def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, embedder, seed, cache, verbose, quiet):
+    """Train a coherence model on ordered JSONL CORPORA and write it to --output."""
+    from tqdm import tqdm
+
+    from .corpus import read_corpora, read_corpus
+    from .embedding import CachedEmbedder, SentenceTransformerEmbedder
+    from .pipeline import DEFAULT_WEIGHTS, default_cache_path
+    from .training import fit_model, tune_weights
+
+    _setup_logging(verbose, quiet)
+    documents = read_corpora(corpora, limit=limit)
+    embed = CachedEmbedder(SentenceTransformerEmbedder(embedder), cache or default_cache_path())
+    bar = tqdm(total=len(documents), desc="features", unit="doc", file=sys.stderr, disable=quiet or None)
+    training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
+    model = fit_model(documents, embed, progress=bar.update, training=training, hidden=hidden,
+                      max_pairs_per_doc=max_pairs, random_state=seed)
+    bar.close()
+    weights, rows = dict(DEFAULT_WEIGHTS), []
+    if dev:
+        dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 20][:dev_limit]
+        bar = tqdm(desc="tuning", unit="combo", file=sys.stderr, disable=quiet or None)
+        weights, rows = tune_weights(model, dev_docs, embed, seed=seed, progress=bar.update)
+        bar.close()
+        click.echo(f"tuned on {os.path.basename(dev)} ({len(dev_docs)} docs): {weights}, "
+                   f"tau {max(r['tau'] for r in rows):.4f}", err=True)
+    model.save(output, extra={"objective": weights, "name": os.path.basename(os.path.normpath(output)),
+                              "tuning": {"dev": os.path.basename(dev) if dev else None, "docs": dev_limit if dev else 0}})
+    click.echo(f"wrote {output}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
