@@ -242,7 +242,11 @@ class Reorderer:
     def signature(self) -> str:
         """A sacrebleu-style signature: everything needed to reproduce a result."""
         w = self.weights_
-        model = self._meta.get("name") or (str(self.model) if self.model is not None else "news")
+        model = self._meta.get("name") or (
+            "news" if self.model is None
+            else str(self.model) if isinstance(self.model, (str, os.PathLike))
+            else f"{type(self.model).__name__}(unsaved)"  # never the object's repr: it holds its address
+        )
         return (
             f"reorder:{__version__}|model:{model}|embedder:{self.embedder_.name}"
             f"|weights:f{w['follows']:g}+p{w['precedes']:g}+pos{w['position']:g}"
