@@ -358,20 +358,25 @@ class CoherenceModel:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelError(f"{weights_path}: corrupted or truncated weights ({exc})") from exc
-        model = cls(**meta.get("params", {}))
         try:
+            model = cls(**meta.get("params", {}))
             model.follows_ = _Perceptron.from_arrays(arrays, "follows")
             model.precedes_ = _Perceptron.from_arrays(arrays, "precedes")
             model.position_ = _Perceptron.from_arrays(arrays, "position")
+            model.dimension_ = int(meta.get("dimension", 0))
         except KeyError as exc:
             raise ModelError(f"{weights_path}: missing array {exc}") from exc
+        except (TypeError, ValueError) as exc:  # valid JSON / npz holding the wrong kinds of values
+            raise ModelError(f"{directory}: malformed model ({exc}); retrain it with `reorder train`") from exc
         model.embedder_name_ = str(meta.get("embedder"))
-        model.dimension_ = int(meta.get("dimension", 0))
         model.training_ = meta.get("training", {})
         d, c, p = model.dimension_, UNIT_DIM, PAIR_DIM
         expected = {"follows": 3 * d + p + 2 * c, "precedes": 3 * d + p + 2 * c, "position": c + d}
         for name, width in expected.items():
             net = getattr(model, f"{name}_")
-            if net.w1.shape[0] != width or net.mean.shape != (width,) or net.w2.shape[0] != net.w1.shape[1]:
+            hidden = net.w1.shape[1] if net.w1.ndim == 2 else -1
+            outputs = 3 if name == "position" else 1
+            if (net.w1.shape != (width, hidden) or net.mean.shape != (width,) or net.scale.shape != (width,)
+                    or net.b1.shape != (hidden,) or net.w2.shape != (hidden, outputs) or net.b2.shape != (outputs,)):
                 raise ModelError(f"{weights_path}: array shapes of the {name} model do not match its description")
         return model, meta
