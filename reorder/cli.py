@@ -32,6 +32,8 @@ def _fail_cleanly(func):
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from exc
         except MemoryError as exc:
             raise click.ClickException("out of memory; try a smaller input or --method heuristic") from exc
+        except UnicodeError as exc:  # the output cannot be written in --encoding (e.g. idna)
+            raise click.ClickException(f"cannot write the output: {' '.join(str(exc).split())}") from exc
 
     return wrapper
 
@@ -90,7 +92,7 @@ def read_text(path: str, encoding: str) -> str:
             raise InvalidInputError(f"{path}: no such file")
         data = p.read_bytes()
         name = path
-    if b"\x00" in data and encoding.lower().replace("-", "") not in ("utf16", "utf32", "utf16le", "utf16be", "utf32le", "utf32be"):
+    if b"\x00" in data and encoding.lower().replace("-", "").replace("_", "") not in ("utf16", "utf32", "utf16le", "utf16be", "utf32le", "utf32be"):
         raise InvalidInputError(f"{name} contains NUL bytes: it looks like a binary file, not text")
     try:
         return data.decode(encoding)
@@ -100,6 +102,11 @@ def read_text(path: str, encoding: str) -> str:
         raise InvalidInputError(
             f"{name} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}; "
             "pass the file's encoding with --encoding (e.g. --encoding latin-1)"
+        ) from exc
+    except UnicodeError as exc:  # codecs such as punycode and idna raise the base class
+        raise InvalidInputError(
+            f"{name} cannot be decoded as {encoding} ({' '.join(str(exc).split())}); "
+            "pass the file's encoding with --encoding (e.g. --encoding utf-8)"
         ) from exc
 
 
