@@ -188,8 +188,6 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     result = reorderer.reorder_text(text)
     if len(result.units) == 0:
         logger.warning("the input holds no %s: nothing to reorder", unit)
-    if not result.optimal and len(result.content_order) > 1:
-        logger.info("the order is the best found in the time limit, not proven optimal")
     if fmt == "json":
         payload = {
             "permutation": result.permutation,

@@ -309,6 +309,9 @@ class Reorderer:
         content = [i for i, role in enumerate(roles) if role == "content"]
         local = _local_constraints(constraints, content)
         solution = self.solve([document.units[i] for i in content], local)
+        if not solution.optimal and len(content) > 1:  # e.g. beyond the exact solvers' range
+            logger.warning("%d units: the order is the best the %s search found in %g s, not proven optimal",
+                           len(content), solution.method, self.time_limit)
         content_order = [content[k] for k in solution.order]
         permutation = arrange(roles, content_order, furniture=self.furniture)
         rendered = _render(document, permutation)
