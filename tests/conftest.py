@@ -1,0 +1,212 @@
+"""Shared fixtures: a deterministic stand-in embedder, a tiny fitted coherence model, the real model.
+
+Fast tests use :class:`HashingEmbedder` (no torch) and ``tiny_model`` (fitted once per session on a
+few dozen short documents). Tests marked ``slow`` share one real :class:`~reorder.pipeline.Reorderer`
+(the shipped news model and the packaged all-MiniLM-L6-v2), loaded once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from reorder.coherence import CoherenceModel
+from reorder.embedding import embed_unique
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_TEXT = REPO / "seeds" / "russia-syria-withdrawal-2016.txt"
+TRAIN_CORPUS = REPO.parent / "shared" / "corpora" / "news-train-web.jsonl"
+
+_WORD = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension.
+
+    Vectors are float32 and L2-normalised; a text without words gets a one-hot vector from the hash
+    of its whole text, so no vector is zero. Same text, same vector, on every machine and run.
+    """
+
+    def __init__(self, dimension: int = 384, name: str | None = None) -> None:
+        self.dimension = dimension
+        self.name = name or f"test-hashing-{dimension}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+                out[row, h % self.dimension] += 1.0 if (h >> 20) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.dimension] = 1.0
+            else:
+                out[row] /= norm
+        return out
+
+
+class CountingEmbedder:
+    """Wraps an embedder and records every text it is asked to encode."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.calls: list[list[str]] = []
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for call in self.calls for t in call]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self.inner.encode(texts)
+
+
+def _synthetic_documents(count: int) -> list[list[str]]:
+    """Short templated stories, used when the shared training corpus is not beside the checkout."""
+    rng = np.random.default_rng(0)
+    subjects = ["The council", "A local firm", "The minister", "Researchers", "The company", "Police"]
+    documents = []
+    for k in range(count):
+        who = subjects[k % len(subjects)]
+        n = int(rng.integers(3, 7))
+        units = [f"{who} announced plan number {k} on Monday, officials said."]
+        units += [f"Then step {i} of plan {k} followed, with more details about the {i} stage." for i in range(1, n - 1)]
+        units.append(f"Finally, {who.lower()} said the plan {k} would end next year.")
+        documents.append(units)
+    return documents
+
+
+def training_documents(count: int = 60, max_units: int = 12) -> list[list[str]]:
+    """A few short ordered documents: real news paragraphs if the shared corpus is there."""
+    if not TRAIN_CORPUS.is_file():
+        return _synthetic_documents(count)
+    documents = []
+    with TRAIN_CORPUS.open(encoding="utf-8") as handle:
+        for line in handle:
+            units = json.loads(line)["paragraphs"]
+            if 3 <= len(units) <= max_units:
+                documents.append(units)
+                if len(documents) == count:
+                    break
+    return documents
+
+
+@pytest.fixture(scope="session")
+def stand_in() -> HashingEmbedder:
+    """The deterministic stand-in embedder (name ``test-hashing-384``)."""
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(stand_in) -> CoherenceModel:
+    """A CoherenceModel fitted with the stand-in embedder on ~60 short documents (hidden=16)."""
+    documents = training_documents()
+    pairs = [(units, embed_unique(stand_in, units)) for units in documents]
+    model = CoherenceModel(hidden=16, max_iter=5, max_pairs_per_doc=20, random_state=0)
+    with warnings.catch_warnings():  # five epochs do not converge, on purpose
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(pairs, embedder_name=stand_in.name, training={"corpora": ["tests"]})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model saved as a model directory, for ``--model DIR`` and load tests."""
+    return tiny_model.save(tmp_path_factory.mktemp("models") / "tiny", extra={"name": "tiny"})
+
+
+@pytest.fixture
+def fast_reorderer(tiny_model, stand_in):
+    """A factory of Reorderers over the tiny model and the stand-in embedder."""
+    from reorder.pipeline import Reorderer
+
+    def make(**kwargs) -> Reorderer:
+        kwargs.setdefault("model", tiny_model)
+        kwargs.setdefault("embedder", stand_in)
+        return Reorderer(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def stand_in_by_name(monkeypatch, stand_in):
+    """Make the pipeline's default embedder the stand-in, so CLI runs never load torch.
+
+    ``Reorderer`` builds a ``SentenceTransformerEmbedder`` for ``embedder=None`` or a name; this
+    seam replaces that class in :mod:`reorder.pipeline` and records the names asked for.
+    """
+    import reorder.pipeline
+
+    asked: list[str | None] = []
+
+    def factory(model=None, **kwargs):
+        asked.append(model)
+        return stand_in
+
+    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", factory)
+    return asked
+
+
+@pytest.fixture(scope="session")
+def real_reorderer():
+    """The shipped defaults (news model, packaged MiniLM), embedder loaded once per session."""
+    from reorder.pipeline import Reorderer
+
+    reorderer = Reorderer()
+    reorderer.embedder_.encode(["warm up"])
+    return reorderer
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_TEXT.read_text(encoding="utf-8")
+
+
+def check_clean(result) -> None:
+    """Fail on an exception the CLI did not turn into a message (CliRunner would swallow it)."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        trace = "".join(traceback.format_exception(*result.exc_info))
+        pytest.fail(f"the CLI raised instead of failing cleanly:\n{trace}")
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def cli(stand_in_by_name, tiny_model_dir):
+    """Run ``reorder ARGS`` in-process over the tiny model and the stand-in embedder.
+
+    ``order`` and ``evaluate`` get ``--model <tiny model>`` unless they name one. Returns click's
+    Result (``stdout``, ``stderr``, ``stdout_bytes``, ``exit_code``), after checking that no
+    exception escaped and no traceback was printed. The CLI reconfigures logging; it is restored.
+    """
+    import logging
+
+    from click.testing import CliRunner
+
+    from reorder.cli import main
+
+    root, ours = logging.getLogger(), logging.getLogger("reorder")
+    handlers, root_level, our_level = root.handlers[:], root.level, ours.level
+
+    def run(*args, input=None):
+        args = [str(a) for a in args]
+        if args and args[0] in ("order", "evaluate") and "--model" not in args:
+            args += ["--model", str(tiny_model_dir)]
+        result = CliRunner().invoke(main, args, input=input)
+        check_clean(result)
+        return result
+
+    yield run
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+    ours.setLevel(our_level)

@@ -1,0 +1,309 @@
+"""The command line: data on stdout, messages on stderr, exit codes 0 / 1 (library errors) / 2 (usage).
+
+Fast tests run in-process (``cli`` fixture: the tiny model and the stand-in embedder); the slow
+ones run the real model, once through a subprocess, end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from conftest import REPO, SEED_TEXT
+from reorder.document import split
+
+TEXT = (
+    "Budget approved after long debate\n"
+    "\n"
+    "The city council approved a new budget on Monday after a long debate.\n"
+    "\n"
+    "Share\n"
+    "\n"
+    "The budget includes money for schools and roads, officials said.\n"
+    "\n"
+    "Critics said the plan raised taxes too much for small businesses.\n"
+    "\n"
+    "The mayor will sign the budget next week, her office said.\n"
+)
+
+
+def paragraphs(text: str) -> Counter:
+    return Counter(split(text).units)
+
+
+@pytest.fixture
+def article(tmp_path):
+    path = tmp_path / "article.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def one_line_error(result, code: int = 1) -> str:
+    """The single stderr line of a failed run (asserting that it is one line)."""
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_order_prints_every_paragraph_once_on_stdout(cli, article):
+    result = cli("order", article)
+    assert result.exit_code == 0, result.output
+    assert paragraphs(result.stdout) == paragraphs(TEXT)
+    assert result.stdout.startswith("Budget approved after long debate\n\n")  # the heading stays first
+    assert result.stdout.splitlines()[4] == "Share"  # furniture keeps its slot
+    assert result.stderr == ""
+
+
+def test_order_uses_the_default_embedder_unless_told(cli, article, stand_in_by_name):
+    cli("order", article)
+    cli("order", article, "--embedder", "some/model")
+    assert stand_in_by_name == [None, "some/model"]
+
+
+def test_json_output(cli, article):
+    result = cli("order", article, "--format", "json", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"permutation", "units", "objective", "optimal", "bound", "method", "signature"}
+    assert sorted(payload["permutation"]) == list(range(6))
+    assert [u["index"] for u in payload["units"]] == list(range(6))
+    assert [u["text"] for u in payload["units"]] == list(split(TEXT).units)
+    assert [u["role"] for u in payload["units"]] == ["heading"] + ["content"] + ["furniture"] + ["content"] * 3
+    assert payload["optimal"] is True and payload["method"] == "dp"
+    assert isinstance(payload["objective"], float)
+    assert "model:tiny" in payload["signature"] and "seed:3" in payload["signature"]
+    assert result.stderr == ""
+
+
+def test_output_file(cli, article, tmp_path):
+    out = tmp_path / "out.txt"
+    result = cli("order", article, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert out.read_text(encoding="utf-8") == cli("order", article).stdout
+    assert paragraphs(out.read_text(encoding="utf-8")) == paragraphs(TEXT)
+
+
+def test_output_dash_is_stdout(cli, article):
+    assert cli("order", article, "-o", "-").stdout == cli("order", article).stdout
+
+
+def test_in_place_with_backup(cli, article, tmp_path):
+    expected = cli("order", article).stdout
+    original = article.read_bytes()
+    result = cli("order", article, "--in-place", "--backup", ".bak")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert article.read_text(encoding="utf-8") == expected
+    assert paragraphs(article.read_text(encoding="utf-8")) == paragraphs(TEXT)
+    assert (tmp_path / "article.txt.bak").read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["article.txt", "article.txt.bak"]  # no temp file left
+
+
+def test_in_place_without_backup_keeps_the_file_mode(cli, article, tmp_path):
+    os.chmod(article, 0o640)
+    assert cli("order", article, "--in-place").exit_code == 0
+    assert paragraphs(article.read_text(encoding="utf-8")) == paragraphs(TEXT)
+    assert (os.stat(article).st_mode & 0o777) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["article.txt"]
+
+
+def test_in_place_failure_leaves_the_original_whole(cli, article, tmp_path, monkeypatch):
+    import reorder.cli
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    original = article.read_bytes()
+    monkeypatch.setattr(reorder.cli.os, "replace", fail)
+    line = one_line_error(cli("order", article, "--in-place"))
+    assert "No space left on device" in line
+    assert article.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["article.txt"]  # the temporary file is removed
+
+
+def test_dash_reads_stdin(cli, article):
+    result = cli("order", "-", input=TEXT.encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == cli("order", article).stdout
+
+
+@pytest.mark.parametrize("unit", ["line", "sentence"])
+def test_other_units(cli, tmp_path, unit):
+    text = "First sentence here. Second one follows! A third?\nA new line.\n\nLast paragraph, last sentence.\n"
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    result = cli("order", path, "--unit", unit, "--all-content")
+    assert result.exit_code == 0, result.output
+    assert Counter(split(result.stdout, unit).units) == Counter(split(text, unit).units)
+
+
+def test_all_content_and_furniture_drop(cli, article):
+    roles = [u["role"] for u in json.loads(cli("order", article, "--all-content", "--format", "json").stdout)["units"]]
+    assert roles == ["content"] * 6
+    dropped = cli("order", article, "--furniture", "drop").stdout
+    assert "Share" not in split(dropped).units
+    assert paragraphs(dropped) == paragraphs(TEXT) - Counter(["Share"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--backup", ".bak"],  # --backup without --in-place
+        ["--in-place", "--format", "json"],
+        ["--in-place", "-o", "x.txt"],
+        ["--no-such-option"],
+        ["--search", "fastest"],
+        ["--time-limit", "0"],
+        ["--unit", "word"],
+    ],
+)
+def test_usage_errors_exit_2(cli, article, args):
+    result = cli("order", article, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "Error:" in result.stderr
+
+
+def test_in_place_on_stdin_is_a_usage_error(cli):
+    result = cli("order", "-", "--in-place", input=b"a\n\nb\n")
+    assert result.exit_code == 2
+    assert "--in-place needs a FILE" in result.stderr
+
+
+def test_missing_argument_and_unknown_command_exit_2(cli):
+    assert cli("order").exit_code == 2
+    assert cli("shuffle").exit_code == 2
+
+
+def test_a_missing_model_is_a_one_line_error(cli, article, tmp_path):
+    line = one_line_error(cli("order", article, "--model", tmp_path / "nowhere"))
+    assert "is not a reorder model directory" in line
+
+
+def test_a_corrupted_model_is_a_one_line_error(cli, article, tiny_model_dir, tmp_path):
+    broken = shutil.copytree(tiny_model_dir, tmp_path / "broken")
+    (broken / "weights.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    line = one_line_error(cli("order", article, "--model", broken))
+    assert "corrupted or truncated weights" in line
+
+
+def test_a_model_for_another_embedder_is_a_one_line_error(cli, article, tiny_model_dir, tmp_path):
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other")
+    meta = json.loads((other / "model.json").read_text(encoding="utf-8"))
+    meta["embedder"] = "all-MiniLM-L6-v2"
+    (other / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    line = one_line_error(cli("order", article, "--model", other))
+    assert "'all-MiniLM-L6-v2'" in line and "test-hashing-384" in line and "--embedder" in line
+
+
+def test_similarity_model(cli, article):
+    result = cli("order", article, "--model", "similarity")
+    assert result.exit_code == 0, result.output
+    assert paragraphs(result.stdout) == paragraphs(TEXT)
+
+
+def test_quiet_and_verbose(cli, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert "nothing to reorder" in cli("order", empty).stderr
+    assert cli("order", empty, "-q").stderr == ""
+
+
+def test_version_and_help(cli):
+    from reorder import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0 and __version__ in result.stdout
+    assert cli("order", "--help").exit_code == 0
+
+
+def test_evaluate_reports_metrics(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))
+    corpus = tmp_path / "corpus.jsonl"
+    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(3 + k)]} for k in range(4)]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    result = cli("evaluate", corpus, "--method", "input,similarity,full", "--format", "json", "-q")
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)
+    assert [r["method"] for r in reports] == ["input", "similarity", "full"]
+    for report in reports:
+        assert report["overall"]["docs"] == 4
+        assert -1.0 <= report["overall"]["tau"] <= 1.0
+    assert "model:tiny" in reports[2]["signature"]
+    bad = cli("evaluate", corpus, "--method", "magic")
+    assert bad.exit_code == 2 and "unknown method 'magic'" in bad.stderr
+
+
+def test_evaluate_refuses_a_broken_corpus_in_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"paragraphs": ["a", "b"]}\n{not json\n', encoding="utf-8")
+    line = one_line_error(cli("evaluate", corpus, "--method", "input", "-q"))
+    assert "corpus.jsonl:2: not valid JSON" in line
+
+
+@pytest.mark.filterwarnings("ignore:Got `batch_size`")
+def test_train_writes_a_model_that_order_can_use(cli, tmp_path, monkeypatch, stand_in):
+    import reorder.embedding
+
+    monkeypatch.setattr(reorder.embedding, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
+    corpus = tmp_path / "train.jsonl"
+    docs = [{"paragraphs": [f"Story {k} begins with event {i} and word{(i + k) % 5}." for i in range(4)]} for k in range(40)]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    out = tmp_path / "trained"
+    result = cli("train", corpus, "-o", out, "--hidden", "4", "--cache", tmp_path / "c.sqlite", "-q")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"model.json", "weights.npz"}
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    ordered = cli("order", path, "--model", out)
+    assert ordered.exit_code == 0, ordered.output
+    assert paragraphs(ordered.stdout) == paragraphs(TEXT)
+
+
+# --- the real model, end to end --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_cli_end_to_end_on_the_seed(tmp_path):
+    """The installed entry point, the shipped model and MiniLM, in a fresh process."""
+    env = {**os.environ, "REORDER_CACHE": str(tmp_path / "cache.sqlite")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "reorder", "order", str(SEED_TEXT)],
+        capture_output=True, cwd=REPO, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode("utf-8")
+    seed = SEED_TEXT.read_text(encoding="utf-8")
+    assert paragraphs(out) == paragraphs(seed)
+    assert len(proc.stdout) == len(seed.encode("utf-8"))
+    assert b"Traceback" not in proc.stderr
+    assert not any(unit.encode("utf-8") in proc.stderr for unit in split(seed).units if len(unit) > 20)
+    body = [u for u in split(out).units if u not in ("Share", "Advertisement")]
+    assert body[0].startswith("Moscow says")
+
+
+@pytest.mark.slow
+def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
+    """In-process, sharing the session's MiniLM: two runs give the same bytes."""
+    import reorder.pipeline
+
+    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: real_reorderer.embedder_)
+    default_model = str(reorder.pipeline.DEFAULT_MODEL_DIR)
+    first = cli("order", SEED_TEXT, "--format", "json", "--model", default_model)
+    second = cli("order", SEED_TEXT, "--format", "json", "--model", default_model)
+    assert first.exit_code == 0, first.output
+    assert first.stdout_bytes == second.stdout_bytes
+    payload = json.loads(first.stdout)
+    assert sorted(payload["permutation"]) == list(range(len(payload["units"])))
+    assert "embedder:all-MiniLM-L6-v2" in payload["signature"]

@@ -1,0 +1,240 @@
+"""Coherence models: the scores' invariants, save/load round trips, and refusing bad model files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import HashingEmbedder
+from reorder.coherence import CoherenceModel
+from reorder.errors import InvalidInputError, ModelError, NotFittedError
+from reorder.features import FEATURE_VERSION
+from reorder.pipeline import Reorderer
+
+UNITS = [
+    "The storm reached the coast on Tuesday night.",
+    "Thousands of homes lost power as the winds rose.",
+    "By Wednesday, crews had restored electricity to most of them.",
+    "Officials said the damage would cost millions to repair.",
+    "Schools will reopen on Monday.",
+]
+
+
+@pytest.fixture
+def model_dir(tiny_model_dir, tmp_path):
+    """A private copy of the saved tiny model, free to corrupt."""
+    return shutil.copytree(tiny_model_dir, tmp_path / "model")
+
+
+def edit_meta(directory, **changes):
+    path = directory / "model.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.update(changes)
+    path.write_text(json.dumps(meta), encoding="utf-8")
+
+
+def edit_arrays(directory, change):
+    path = directory / "weights.npz"
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def test_scores_are_probabilities_with_the_documented_invariants(tiny_model, stand_in):
+    scores = tiny_model.scores(UNITS, stand_in.encode(UNITS))
+    n = len(UNITS)
+    assert scores.follows.shape == scores.precedes.shape == (n, n)
+    assert scores.position.shape == (n, 3)
+    assert np.all(np.diag(scores.follows) == 0)
+    assert np.all((scores.follows >= 0) & (scores.follows <= 1))
+    off = ~np.eye(n, dtype=bool)
+    assert np.allclose((scores.precedes + scores.precedes.T)[off], 1.0)
+    assert np.allclose(np.diag(scores.precedes), 0.5)
+    assert np.allclose(scores.position.sum(axis=1), 1.0)
+
+
+def test_scores_follow_the_units_when_they_are_permuted(tiny_model):
+    """Nothing depends on the given order: scores of a permuted document are the permuted scores.
+
+    (Random embeddings: the rank features break exact cosine ties by index, which bag-of-words
+    vectors of short sentences often have.)
+    """
+    perm = [3, 0, 4, 1, 2]
+    emb = np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    a = tiny_model.scores(UNITS, emb)
+    b = tiny_model.scores([UNITS[i] for i in perm], emb[perm])
+    assert np.allclose(b.follows, a.follows[np.ix_(perm, perm)], atol=1e-6)
+    assert np.allclose(b.precedes, a.precedes[np.ix_(perm, perm)], atol=1e-6)
+    assert np.allclose(b.position, a.position[perm], atol=1e-6)
+
+
+def test_scores_of_no_units(tiny_model):
+    scores = tiny_model.scores([], np.zeros((0, 384), dtype=np.float32))
+    assert scores.follows.shape == (0, 0) and scores.position.shape == (0, 3)
+
+
+def test_embeddings_of_the_wrong_shape_are_refused(tiny_model):
+    with pytest.raises(InvalidInputError, match=r"shape \(2, 384\)"):
+        tiny_model.scores(UNITS[:2], np.zeros((2, 10), dtype=np.float32))
+
+
+def test_an_unfitted_model_says_so():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        CoherenceModel().scores(UNITS, np.zeros((5, 384)))
+    with pytest.raises(NotFittedError):
+        CoherenceModel().save("unused")
+
+
+def test_fit_refuses_bad_parameters_and_empty_corpora(stand_in):
+    with pytest.raises(InvalidInputError, match="hidden"):
+        CoherenceModel(hidden=0).fit([(UNITS, stand_in.encode(UNITS))], embedder_name="x")
+    with pytest.raises(InvalidInputError, match="two or more units"):
+        CoherenceModel().fit([(UNITS[:1], stand_in.encode(UNITS[:1]))], embedder_name="x")
+
+
+def test_save_load_round_trip_gives_identical_scores(tiny_model, tiny_model_dir, stand_in):
+    loaded, meta = CoherenceModel.load(tiny_model_dir)
+    emb = stand_in.encode(UNITS)
+    a, b = tiny_model.scores(UNITS, emb), loaded.scores(UNITS, emb)
+    assert np.array_equal(a.follows, b.follows)
+    assert np.array_equal(a.precedes, b.precedes)
+    assert np.array_equal(a.position, b.position)
+    assert loaded.embedder_name_ == stand_in.name and loaded.dimension_ == 384
+    assert meta["name"] == "tiny" and meta["feature_version"] == FEATURE_VERSION
+    assert {p.name for p in tiny_model_dir.iterdir()} == {"model.json", "weights.npz"}
+
+
+def test_a_reorderer_over_a_saved_model_orders_like_the_model_itself(tiny_model, tiny_model_dir, stand_in):
+    in_memory = Reorderer(model=tiny_model, embedder=stand_in)
+    from_disk = Reorderer(model=str(tiny_model_dir), embedder=stand_in)
+    assert from_disk.order(UNITS) == in_memory.order(UNITS)
+    assert from_disk.score(UNITS) == pytest.approx(in_memory.score(UNITS))
+
+
+def test_reorderer_save_writes_a_loadable_model_with_its_weights(tiny_model, stand_in, tmp_path):
+    weights = {"follows": 2.0, "precedes": 1.0, "position": 0.5}
+    Reorderer(model=tiny_model, embedder=stand_in, weights=weights).save(tmp_path / "saved")
+    reloaded = Reorderer(model=tmp_path / "saved", embedder=stand_in)
+    assert reloaded.weights_ == weights
+    assert "model:saved" in reloaded.signature()
+
+
+def test_an_object_array_is_refused_and_never_unpickled(model_dir, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    def plant(arrays):
+        arrays["follows.w1"] = np.array([Payload()], dtype=object)
+
+    edit_arrays(model_dir, plant)
+    with pytest.raises(ModelError, match="weights"):
+        CoherenceModel.load(model_dir)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("missing", ["model.json", "weights.npz"])
+def test_a_missing_file_is_refused(model_dir, missing):
+    (model_dir / missing).unlink()
+    with pytest.raises(ModelError, match="not a reorder model directory"):
+        CoherenceModel.load(model_dir)
+
+
+def test_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="needs model.json and weights.npz"):
+        CoherenceModel.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("content", ['{"format": 1,', "", "\xff\xfe garbage"])
+def test_corrupted_json_is_refused(model_dir, content):
+    (model_dir / "model.json").write_bytes(content.encode("latin-1"))
+    with pytest.raises(ModelError, match="unreadable model description"):
+        CoherenceModel.load(model_dir)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', '{"format": 99}'])
+def test_json_of_another_format_is_refused(model_dir, content):
+    (model_dir / "model.json").write_text(content, encoding="utf-8")
+    with pytest.raises(ModelError, match="model format .* is not 1; retrain"):
+        CoherenceModel.load(model_dir)
+
+
+@pytest.mark.parametrize("keep", [0, 100, 0.5])
+def test_truncated_weights_are_refused(model_dir, keep):
+    path = model_dir / "weights.npz"
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(ModelError, match="corrupted or truncated weights"):
+        CoherenceModel.load(model_dir)
+
+
+def test_another_feature_version_is_refused(model_dir):
+    edit_meta(model_dir, feature_version=FEATURE_VERSION + 1)
+    with pytest.raises(ModelError, match="feature version .*retrain it with `reorder train`"):
+        CoherenceModel.load(model_dir)
+
+
+def test_shapes_that_do_not_match_the_description_are_refused(model_dir):
+    edit_meta(model_dir, dimension=100)
+    with pytest.raises(ModelError, match="shapes of the follows model do not match"):
+        CoherenceModel.load(model_dir)
+
+
+def test_a_weight_matrix_of_the_wrong_shape_is_refused(model_dir):
+    def shrink(arrays):
+        arrays["precedes.w1"] = arrays["precedes.w1"][:-1]
+
+    edit_arrays(model_dir, shrink)
+    with pytest.raises(ModelError, match="shapes of the precedes model"):
+        CoherenceModel.load(model_dir)
+
+
+@pytest.mark.parametrize(
+    "name, shape",
+    [("follows.b1", (3,)), ("follows.w2", (16, 2)), ("position.b2", (1,)), ("precedes.scale", (4,)), ("follows.w1", (10,))],
+)
+def test_every_array_shape_is_checked(model_dir, name, shape):
+    edit_arrays(model_dir, lambda arrays: arrays.__setitem__(name, np.zeros(shape, dtype=np.float32)))
+    with pytest.raises(ModelError, match="do not match its description"):
+        CoherenceModel.load(model_dir)
+
+
+def test_a_missing_array_is_refused(model_dir):
+    edit_arrays(model_dir, lambda arrays: arrays.pop("position.b2"))
+    with pytest.raises(ModelError, match="missing array 'position.b2'"):
+        CoherenceModel.load(model_dir)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"dimension": "three hundred"}, {"params": {"depth": 3}}, {"params": [16]}, {"dimension": None}],
+)
+def test_wrongly_typed_descriptions_are_refused(model_dir, changes):
+    edit_meta(model_dir, **changes)
+    with pytest.raises(ModelError, match="malformed model .*retrain"):
+        CoherenceModel.load(model_dir)
+
+
+def test_non_numeric_arrays_are_refused(model_dir):
+    def spoil(arrays):
+        arrays["follows.b1"] = np.array(["not", "numbers"])
+
+    edit_arrays(model_dir, spoil)
+    with pytest.raises(ModelError, match="malformed model"):
+        CoherenceModel.load(model_dir)
+
+
+def test_a_model_trained_with_another_embedder_is_refused_with_advice(tiny_model_dir):
+    reorderer = Reorderer(model=tiny_model_dir, embedder=HashingEmbedder(name="all-MiniLM-L6-v2"))
+    with pytest.raises(ModelError) as info:
+        reorderer.order(UNITS)
+    message = str(info.value)
+    assert "'test-hashing-384'" in message and "'all-MiniLM-L6-v2'" in message
+    assert "pass the matching embedder or retrain" in message
