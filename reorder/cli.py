@@ -170,12 +170,33 @@ def main() -> None:
               help="Page furniture (Share, Advertisement, captions) keeps its slots, is dropped, or goes last.")
 @click.option("--all-content", is_flag=True, help="No roles: every unit takes part in the ordering.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input and output.")
+@click.option("--first", "first_unit", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Pin unit N first. Units are numbered from 0 in the text's order, as in --format json's "
+                   "units[].index; constraints name content units only.")
+@click.option("--last", "last_unit", type=click.IntRange(min=0), default=None, metavar="N", help="Pin unit N last.")
+@click.option("--before", "before", multiple=True, metavar="A:B", help="Unit A must come before unit B (repeatable).")
+@click.option("--group", "groups", multiple=True, metavar="I,J,...",
+              help="Keep these units together, in this order (repeatable; a unit in one group at most).")
+@click.option("--alternatives", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Also give the K best distinct orders and their objective values (JSON, or stderr).")
+@click.option("--confidence", is_flag=True,
+              help="Also give each position's confidence: the share of the best orders, weighted by "
+                   "exp(objective - best), that agree with the chosen unit there (JSON, or stderr).")
+@click.option("--explain", is_flag=True,
+              help="Also give the main reasons behind each chosen transition (JSON, or stderr).")
 @model_options
 @_fail_cleanly
-def order(file, output, in_place, backup, fmt, unit, furniture, all_content, encoding,
+def order(file, output, in_place, backup, fmt, unit, furniture, all_content, encoding, first_unit, last_unit,
+          before, groups, alternatives, confidence, explain,
           model, embedder, method, time_limit, seed, cache, verbose, quiet):
-    """Reorder FILE ('-' for stdin) and print the text in the restored order."""
+    """Reorder FILE ('-' for stdin) and print the text in the restored order.
+
+    Constraints (--first, --last, --before, --group) are honoured exactly by the search. With
+    --alternatives, --confidence or --explain, the extra information goes into the JSON output
+    (keys alternatives, confidence, explanations), or to stderr so that stdout stays the text.
+    """
     _setup_logging(verbose, quiet)
+    constraints = _constraints(first_unit, last_unit, before, groups)
     if in_place and (file == "-" or output is not None):
         raise click.UsageError("--in-place needs a FILE and no --output")
     if backup and not in_place:
@@ -185,9 +206,10 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     text = read_text(file, encoding)
     reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, unit=unit,
                            roles=not all_content, furniture=furniture)
-    result = reorderer.reorder_text(text)
+    result = reorderer.reorder_text(text, constraints)
     if len(result.units) == 0:
         logger.warning("the input holds no %s: nothing to reorder", unit)
+    extras = _order_extras(reorderer, result, constraints, alternatives, confidence, explain)
     if fmt == "json":
         payload = {
             "permutation": result.permutation,
@@ -197,9 +219,12 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
             "bound": result.bound,
             "method": result.method,
             "signature": result.signature,
+            **extras,
         }
         _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", output, "utf-8")
-    elif in_place:
+        return
+    _echo_extras(extras, result.units)
+    if in_place:
         write_atomically(Path(file), result.text.encode(encoding, errors="surrogateescape"), backup)
     else:
         _write_output(result.text, output, encoding)
@@ -328,6 +353,162 @@ def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, embedder, s
     model.save(output, extra={"objective": weights, "name": os.path.basename(os.path.normpath(output)),
                               "tuning": {"dev": os.path.basename(dev) if dev else None, "docs": dev_limit if dev else 0}})
     click.echo(f"wrote {output}", err=True)
+
+
+# --- order's constraints and extras; the score command ----------------------------------------------
+
+
+def _unit_index(text: str, option: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a unit index (an integer >= 0)", param_hint=option) from None
+    if value < 0:
+        raise click.BadParameter(f"unit indices are >= 0; got {value}", param_hint=option)
+    return value
+
+
+def _constraints(first, last, before, groups):
+    """Constraints from order's options, in the text's unit indices; None when there are none."""
+    from .search import Constraints
+
+    pairs = []
+    for item in before:
+        parts = item.split(":")
+        if len(parts) != 2:
+            raise click.BadParameter(f"expected A:B (two unit indices), got {item!r}", param_hint="--before")
+        pairs.append((_unit_index(parts[0], "--before"), _unit_index(parts[1], "--before")))
+    members = [tuple(_unit_index(u, "--group") for u in item.split(",")) for item in groups]
+    if first is None and last is None and not pairs and not members:
+        return None
+    return Constraints(first=first, last=last, before=tuple(pairs), groups=tuple(members))
+
+
+def _order_extras(reorderer, result, constraints, alternatives, confidence, explain) -> dict:
+    """The alternatives, confidence and explanations asked for, in the text's unit indices."""
+    if not (alternatives or confidence or explain):
+        return {}
+    from .assessment import CONFIDENCE_K, position_confidence, relabel_explanations
+    from .document import arrange
+    from .pipeline import _local_constraints
+
+    content = [i for i, role in enumerate(result.roles) if role == "content"]
+    where = {unit: k for k, unit in enumerate(content)}
+    units = [result.units[i] for i in content]
+    chosen = [where[i] for i in result.content_order]
+    local = _local_constraints(constraints, content)
+    embeddings = reorderer.embed(units) if len(units) > 1 else None
+    extras: dict = {}
+    if alternatives or confidence:
+        k = max(alternatives or 0, CONFIDENCE_K if confidence else 0)
+        solutions = reorderer.alternatives(units, k, local, embeddings=embeddings)
+    if alternatives:
+        extras["alternatives"] = []
+        for rank, solution in enumerate(solutions[:alternatives], 1):
+            order = [content[u] for u in solution.order]
+            extras["alternatives"].append({
+                "rank": rank,
+                "content_order": order,
+                "permutation": arrange(result.roles, order, furniture=reorderer.furniture),
+                "objective": solution.value,
+                "optimal": solution.optimal,
+            })
+    if confidence:
+        values = position_confidence(chosen, result.value, solutions)
+        extras["confidence"] = [
+            {"position": k, "index": content[u], "confidence": c} for k, (u, c) in enumerate(zip(chosen, values))
+        ]
+    if explain:
+        found = reorderer.explain(units, chosen, embeddings=embeddings)
+        extras["explanations"] = [e.to_dict() for e in relabel_explanations(found, content)]
+    return extras
+
+
+def _preview(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def _echo_extras(extras: dict, units) -> None:
+    """Print order's extras on stderr, so that stdout stays the reordered text."""
+    if "alternatives" in extras:
+        click.echo("alternatives (rank, objective, content units in order):", err=True)
+        for item in extras["alternatives"]:
+            proven = "" if item["optimal"] else " (not proven)"
+            click.echo(f"  {item['rank']:>3}  {item['objective']:>10.3f}  "
+                       f"{' '.join(map(str, item['content_order']))}{proven}", err=True)
+    if "confidence" in extras:
+        click.echo("confidence (position, unit, share of the best orders that agree):", err=True)
+        for item in extras["confidence"]:
+            click.echo(f"  {item['position']:>3}  {item['index']:>4}  {item['confidence']:.2f}  "
+                       f"{_preview(units[item['index']])}", err=True)
+    if "explanations" in extras:
+        click.echo("explanations (why each unit follows the one before):", err=True)
+        for item in extras["explanations"]:
+            click.echo(f"  {item['from']} -> {item['to']}: {_preview(units[item['to']])}", err=True)
+            for reason in item["reasons"]:
+                click.echo(f"      + {reason}", err=True)
+            for reason in item["against"]:
+                click.echo(f"      - {reason}", err=True)
+
+
+@main.command()
+@click.argument("file", type=str)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--unit", type=click.Choice(["paragraph", "line", "sentence"]), default="paragraph", show_default=True,
+              help="What to assess: blank-line separated paragraphs, lines, or sentences.")
+@click.option("--all-content", is_flag=True, help="No roles: every unit takes part (headings and furniture too).")
+@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Random orders the given order is compared with (all orders when n! is no more).")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input.")
+@model_options
+@_fail_cleanly
+def score(file, fmt, unit, all_content, samples, encoding, model, embedder, method, time_limit, seed, cache,
+          verbose, quiet):
+    """Rate the order FILE ('-' for stdin) already has: is it coherent, and where does it break?
+
+    \b
+    score       the objective normalised between the average random order (0) and the best order found (1)
+    p_value     share of random orders of the same units at least as good (small: coherent)
+    scrambled   the gap ratio (best - given) / (best - random mean) exceeds a threshold calibrated on news-dev
+    transitions per adjacent pair of content units: P(next follows), its rank among the candidates, weak flag
+    """
+    from .document import detect_roles, split
+
+    _setup_logging(verbose, quiet)
+    text = read_text(file, encoding)
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, unit=unit, roles=not all_content)
+    document = split(text, unit)
+    roles = detect_roles(document.units) if not all_content else ["content"] * len(document)
+    content = [i for i, role in enumerate(roles) if role == "content"]
+    if len(content) < 2:
+        logger.warning("the input holds %d content %s: nothing to assess", len(content), unit)
+    result = reorderer.assess([document.units[i] for i in content], samples=samples).relabel(content)
+    if fmt == "json":
+        payload = {
+            **result.to_dict(),
+            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(document.units, roles))],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    from .assessment import WEAK_TRANSITION_PROBABILITY
+
+    exact = "all" if result.exact else "random"
+    click.echo(f"score      {result.score:.3f}   "
+               "(0 = no better than an average random order, 1 = the best order found)")
+    click.echo(f"p-value    {result.p_value:.4f}  (share of {result.samples} {exact} orders at least as good)")
+    click.echo(f"scrambled  {'yes' if result.scrambled else 'no'}      "
+               f"(gap ratio {result.gap_ratio:.2f} {'>' if result.scrambled else '<='} {result.threshold:g})")
+    if result.transitions:
+        click.echo(f"transitions (! = weak: P(next follows) < {WEAK_TRANSITION_PROBABILITY:g}; rank among candidates):")
+    candidates = max(len(content) - 1, 1)
+    if result.transitions:
+        click.echo(f"         {result.order[0]:>4}               opens   {_preview(document.units[result.order[0]])}")
+    for t in result.transitions:
+        mark = "!" if t.weak else " "
+        click.echo(f"  {mark} {t.source:>4} -> {t.target:<4} P {t.probability:.2f}  rank {t.rank:>3}/{candidates}  "
+                   f"{_preview(document.units[t.target])}")
+    click.echo(f"# {result.signature}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,11 +111,17 @@ class Lexicon:
         1 where unit i contains the full form of name k (two or more capitalised words).
     short : ndarray of shape (n, m)
         1 where unit i uses name k only by its last word.
+    vocabulary : tuple of str, length v
+        The content words, in the column order of ``words``.
+    names : tuple of str, length m
+        The full names, in the column order of ``full`` and ``short``.
     """
 
     words: np.ndarray
     full: np.ndarray
     short: np.ndarray
+    vocabulary: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
 
 def _first_word(text: str) -> str:
@@ -153,7 +159,7 @@ def lexicon(texts: Sequence[str]) -> Lexicon:
                 full[i, k] = 1.0
             elif surname in cap_sets[i]:
                 short[i, k] = 1.0
-    return Lexicon(words=words, full=full, short=short)
+    return Lexicon(words=words, full=full, short=short, vocabulary=tuple(vocab), names=tuple(names))
 
 
 def _rank01(values: np.ndarray) -> np.ndarray:

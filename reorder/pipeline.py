@@ -21,7 +21,7 @@ from .coherence import CoherenceModel, PairwiseScores
 from .document import FURNITURE_OPTIONS, UNIT_KINDS, arrange, detect_roles, split
 from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, embed_unique
 from .errors import InvalidInputError, ModelError
-from .search import Constraints, Objective, Solution, solve
+from .search import Constraints, Objective, Solution, k_best, solve
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +331,70 @@ class Reorderer:
     def reorder(self, text: str) -> str:
         """Convenience: the text with its units restored to the best order found."""
         return self.reorder_text(text).text
+
+    # --- assessing orders (definitions in reorder.assessment) -----------------------------------
+    def assess(self, units: Sequence[str], order: Sequence[int] | None = None, *, samples: int | None = None,
+               embeddings: np.ndarray | None = None):
+        """How coherent ``order`` of ``units`` is (default: their given order): an
+        :class:`~reorder.assessment.Assessment` with ``score``, ``p_value``, ``scrambled``, ``transitions``."""
+        from .assessment import DEFAULT_SAMPLES, SCRAMBLED_GAP_RATIO, assess
+
+        self._validate()
+        units = _check_units(units)
+        samples = DEFAULT_SAMPLES if samples is None else samples
+        if len(units) > 1:
+            scores = self.pairwise_scores(units, embeddings)
+            objective = objective_from_scores(scores, self.weights_)
+        else:
+            scores, objective = None, Objective.zeros(len(units))
+        best = solve(objective, method=self.method, time_limit=self.time_limit, seed=self.seed)
+        signature = f"{self.signature()}|assess:samples{samples}-gap{SCRAMBLED_GAP_RATIO:g}"
+        return assess(objective, order, best=best, scores=scores, samples=samples, seed=self.seed,
+                      signature=signature)
+
+    def alternatives(self, units: Sequence[str], k: int, constraints: Constraints | None = None, *,
+                     embeddings: np.ndarray | None = None) -> list[Solution]:
+        """The ``k`` best distinct orders found, best first, each honouring ``constraints``
+        (see :func:`reorder.search.k_best` for how exact the list is)."""
+        self._validate()
+        units = _check_units(units)
+        objective = self.objective(units, embeddings) if len(units) > 1 else Objective.zeros(len(units))
+        return k_best(objective, k, constraints, time_limit=self.time_limit)
+
+    def confidence(self, units: Sequence[str], order: Sequence[int] | None = None,
+                   constraints: Constraints | None = None, *, k: int | None = None,
+                   embeddings: np.ndarray | None = None) -> list[float]:
+        """Per-position confidence of ``order`` (default: the best order found) against the ``k``
+        best orders (see :func:`reorder.assessment.position_confidence`)."""
+        from .assessment import CONFIDENCE_K, position_confidence
+
+        units = _check_units(units)
+        if embeddings is None and len(units) > 1:
+            embeddings = self.embed(units)
+        solutions = self.alternatives(units, CONFIDENCE_K if k is None else k, constraints, embeddings=embeddings)
+        if order is None:
+            order, value = solutions[0].order, solutions[0].value
+        else:
+            objective = self.objective(units, embeddings) if len(units) > 1 else Objective.zeros(len(units))
+            value = objective.value(list(order))
+        return position_confidence(order, value, solutions)
+
+    def explain(self, units: Sequence[str], order: Sequence[int] | None = None, *,
+                embeddings: np.ndarray | None = None) -> list:
+        """Why each transition of ``order`` (default: the best order found) was chosen: one
+        :class:`~reorder.assessment.Explanation` per adjacent pair, with reasons for and against."""
+        from .assessment import explain
+
+        units = _check_units(units)
+        if len(units) < 2:
+            return []
+        if embeddings is None:
+            embeddings = self.embed(units)
+        scores = self.pairwise_scores(units, embeddings)
+        if order is None:
+            objective = objective_from_scores(scores, self.weights_)
+            order = solve(objective, method=self.method, time_limit=self.time_limit, seed=self.seed).order
+        return explain(units, embeddings, scores, order)
 
     # --- training and persistence --------------------------------------------------------------
     def fit(self, documents: Iterable[Sequence[str]], **params) -> "Reorderer":

@@ -1,0 +1,692 @@
+"""Assess orders: how coherent a given order is, where it breaks, how sure the search is, and why.
+
+Plain functions over an :class:`~reorder.search.Objective` (and, where probabilities are shown,
+the :class:`~reorder.coherence.PairwiseScores` it was made from); :class:`~reorder.pipeline.Reorderer`
+wraps them as ``assess``, ``alternatives``, ``confidence`` and ``explain``.
+
+Definitions, for ``n`` units and an order ``o`` of them (the *given* order when assessing a text):
+
+value
+    ``Objective.value(o)``: the weighted log-probability of the order's adjacencies, precedences
+    and first/last units (see :func:`reorder.pipeline.objective_from_scores`); higher is better.
+null distribution
+    The values of ``samples`` uniformly random permutations of the same units (seeded), or of all
+    ``n!`` orders when ``n! <= samples`` (then everything below is exact). ``random_mean`` is the
+    exact mean over all orders (a closed form), ``random_std`` the spread of the null values.
+p_value
+    ``(1 + #{random orders with value >= given}) / (samples + 1)``, the Monte Carlo p-value (exact
+    enumeration: ``#{orders with value >= given} / n!``). Small: the given order is better than
+    almost every random order of its units. Note that a randomly shuffled text is itself a draw
+    from the null distribution, so its p-value is uniform on (0, 1]: a p-value alone cannot call
+    more than ``1 - alpha`` of shuffled texts scrambled.
+best
+    The best order the search finds (:func:`reorder.search.solve`); when an unproven search finds
+    nothing better than the given order, the given order counts as the best.
+gap_ratio
+    ``(best - given) / (best - random_mean)``: 0 for the best order, about 1 for a random order,
+    above 1 for an order worse than the average random one. Unlike the p-value, it measures
+    *how far* the given order is from the best one on the scale of a random order.
+score
+    ``clip(1 - gap_ratio, 0, 1)``: the normalised objective, 1 at the best order found and 0 at or
+    below the average random order.
+scrambled
+    ``gap_ratio > SCRAMBLED_GAP_RATIO``, a threshold calibrated on news-dev by
+    ``experiments/calibrate_scrambled.py`` (see there, and ``experiments/results/``).
+transitions
+    For each adjacent pair ``(o[k], o[k+1])``: ``probability`` = P(o[k+1] right after o[k]) from the
+    follows model, ``contribution`` = its adjacency term in the objective, ``rank`` = where o[k+1]
+    ranks among the ``n - 1`` candidate successors of o[k] (1 = the model's favourite), and ``weak``
+    = ``probability < WEAK_TRANSITION_PROBABILITY``: a place where a reader would likely stumble.
+confidence
+    For an order chosen by the search, per position ``k``: the share of the ``k`` best distinct
+    orders (:func:`reorder.search.k_best`), weighted by ``exp(value - best_value)`` (the objective
+    read as a log-likelihood), that put the same unit at position ``k``. 1.0: every competitive
+    order agrees; near ``1 / K``: the position is a toss-up. It is relative to the model and to the
+    orders listed, not a calibrated probability of being right.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .coherence import PairwiseScores
+from .errors import InvalidInputError
+from .features import ANAPHORIC_NOUNS, PAIR_CUES, UNIT_CUES, lexicon, pair_cues, unit_cues
+from .search import Objective, Solution
+
+__all__ = [
+    "CONFIDENCE_K",
+    "DEFAULT_SAMPLES",
+    "SCRAMBLED_GAP_RATIO",
+    "WEAK_TRANSITION_PROBABILITY",
+    "Assessment",
+    "Explanation",
+    "Transition",
+    "assess",
+    "explain",
+    "null_values",
+    "order_values",
+    "position_confidence",
+    "random_mean",
+    "relabel_explanations",
+    "transitions",
+]
+
+#: A given order is called scrambled when its gap ratio exceeds this. Chosen on news-dev by
+#: ``experiments/calibrate_scrambled.py`` (the first 300 documents of >= 6 paragraphs, each in its
+#: original order and shuffled, with the shipped news model): the threshold with the largest margin
+#: to both targets (originals flagged <= 10%, shuffled >= 90%). The shares it flags are in
+#: ``experiments/results/calibrate_scrambled.json``; recalibrate whenever the model changes.
+SCRAMBLED_GAP_RATIO = 0.76
+#: A transition is flagged weak when the follows model gives it less than this probability.
+#: Chosen on news-dev by the same script: about one in ten true transitions falls below it.
+WEAK_TRANSITION_PROBABILITY = 0.16
+#: Random permutations in the null distribution (all orders instead when n! is no larger).
+DEFAULT_SAMPLES = 1000
+#: Orders that :func:`position_confidence` weighs by default (see the module docstring).
+CONFIDENCE_K = 20
+
+_CHUNK_CELLS = 4_000_000  # orders x n x n booleans evaluated at once by order_values
+
+
+# --------------------------------------------------------------------------------------------
+# Values of many orders at once and the null distribution
+# --------------------------------------------------------------------------------------------
+
+
+def order_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
+    """Objective values of many orders at once.
+
+    Parameters
+    ----------
+    objective : Objective
+        Scores over ``n`` units.
+    orders : ndarray of shape (m, n)
+        Each row a permutation of ``range(n)`` (not checked: this is the vectorised inner loop).
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        ``values[r] == objective.value(orders[r])`` up to float rounding.
+    """
+    orders = np.asarray(orders, dtype=np.intp)
+    m, n = orders.shape
+    if n == 0:
+        return np.zeros(m)
+    values = objective.first[orders[:, 0]] + objective.last[orders[:, -1]]
+    values = values + objective.follows[orders[:, :-1], orders[:, 1:]].sum(axis=1)
+    positions = np.argsort(orders, axis=1)
+    chunk = max(1, _CHUNK_CELLS // max(n * n, 1))
+    for start in range(0, m, chunk):
+        pos = positions[start : start + chunk]
+        before = pos[:, :, None] < pos[:, None, :]  # before[r, i, j]: i precedes j in order r
+        values[start : start + chunk] += np.einsum("rij,ij->r", before, objective.precedes)
+    return values
+
+
+def random_mean(objective: Objective) -> float:
+    """Exact mean value over all ``n!`` orders: each ordered pair is adjacent with probability
+    ``1 / n`` summed over slots, each unordered pair comes either way round with probability 1/2."""
+    n = objective.n
+    if n == 0:
+        return 0.0
+    return float(
+        objective.follows.sum() / n
+        + objective.precedes.sum() / 2
+        + objective.first.mean()
+        + objective.last.mean()
+    )
+
+
+def null_values(objective: Objective, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> tuple[np.ndarray, bool]:
+    """Values of random orders of the units: ``(values, exact)``.
+
+    All ``n!`` orders when ``n! <= samples`` (``exact`` is True), else ``samples`` uniformly random
+    permutations drawn with ``numpy.random.default_rng(seed)``.
+    """
+    samples = _positive_int(samples, "samples")
+    n = objective.n
+    if math.factorial(n) <= samples:
+        orders = np.array(list(itertools.permutations(range(n))), dtype=np.intp).reshape(math.factorial(n), n)
+        return order_values(objective, orders), True
+    rng = np.random.default_rng(seed)
+    orders = rng.permuted(np.tile(np.arange(n, dtype=np.intp), (samples, 1)), axis=1)
+    return order_values(objective, orders), False
+
+
+def _tolerance(value: float) -> float:
+    return 1e-9 * max(1.0, abs(value))
+
+
+# --------------------------------------------------------------------------------------------
+# Transitions and the assessment of one order
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One adjacent pair of an order (see the module docstring for the definitions).
+
+    Attributes
+    ----------
+    position : int
+        The pair stands at positions ``position`` and ``position + 1`` of the order.
+    source, target : int
+        The units: ``target`` comes right after ``source``.
+    probability : float or None
+        P(target right after source) from the follows model; None when assessed from an
+        objective alone.
+    contribution : float
+        The pair's adjacency term in the objective.
+    rank : int
+        Where ``target`` ranks among the candidate successors of ``source`` (1 = best), by
+        probability when known, else by contribution.
+    weak : bool
+        ``probability < WEAK_TRANSITION_PROBABILITY`` (always False without a probability).
+    """
+
+    position: int
+    source: int
+    target: int
+    probability: float | None
+    contribution: float
+    rank: int
+    weak: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "from": self.source,
+            "to": self.target,
+            "probability": self.probability,
+            "contribution": self.contribution,
+            "rank": self.rank,
+            "weak": self.weak,
+        }
+
+
+def transitions(
+    objective: Objective,
+    order: Sequence[int] | None = None,
+    scores: PairwiseScores | None = None,
+    *,
+    weak_below: float = WEAK_TRANSITION_PROBABILITY,
+) -> list[Transition]:
+    """Every adjacent pair of ``order`` (default: ``range(n)``), see :class:`Transition`."""
+    o = _order(order, objective.n)
+    strength = objective.follows if scores is None else np.asarray(scores.follows, dtype=np.float64)
+    if scores is not None and strength.shape != (objective.n, objective.n):
+        raise InvalidInputError(
+            f"scores are for {strength.shape[0]} units but the objective has {objective.n}"
+        )
+    result = []
+    for k in range(len(o) - 1):
+        i, j = int(o[k]), int(o[k + 1])
+        others = np.delete(strength[i], i)
+        rank = 1 + int(np.sum(others > strength[i, j] + _tolerance(strength[i, j])))
+        probability = None if scores is None else float(strength[i, j])
+        result.append(
+            Transition(
+                position=k,
+                source=i,
+                target=j,
+                probability=probability,
+                contribution=float(objective.follows[i, j]),
+                rank=rank,
+                weak=probability is not None and probability < weak_below,
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """How coherent one order of units is; every field is defined in the module docstring.
+
+    Attributes
+    ----------
+    order : tuple of int
+        The assessed order (unit indices).
+    value, score, p_value, gap_ratio : float
+    scrambled : bool
+    best_value : float
+    best_order : tuple of int
+    best_optimal : bool
+        Whether the search proved ``best_order`` optimal.
+    random_mean, random_std : float
+    samples : int
+        Orders in the null distribution (``n!`` when ``exact``).
+    exact : bool
+    transitions : tuple of Transition
+    threshold : float
+        The gap ratio above which the order is called scrambled.
+    seed : int
+        Seed of the random permutations.
+    signature : str
+        What produced the numbers (model, weights, search, samples, seed), for reproduction.
+    """
+
+    order: tuple[int, ...]
+    value: float
+    score: float
+    p_value: float
+    scrambled: bool
+    gap_ratio: float
+    best_value: float
+    best_order: tuple[int, ...]
+    best_optimal: bool
+    random_mean: float
+    random_std: float
+    samples: int
+    exact: bool
+    transitions: tuple[Transition, ...]
+    threshold: float
+    seed: int
+    signature: str = ""
+
+    @property
+    def weak_transitions(self) -> list[Transition]:
+        """The transitions flagged weak, weakest first."""
+        return sorted((t for t in self.transitions if t.weak), key=_weakness)
+
+    def weakest(self, k: int = 3) -> list[Transition]:
+        """The ``k`` transitions with the lowest probability (contribution without one)."""
+        return sorted(self.transitions, key=_weakness)[: _positive_int(k, "k")]
+
+    def relabel(self, labels: Sequence[int]) -> Assessment:
+        """The same assessment with every unit index ``u`` replaced by ``labels[u]`` (e.g. the
+        index of a content unit among all the units of its text)."""
+        labels = [int(x) for x in labels]
+        if len(labels) != len(self.order):
+            raise InvalidInputError(f"labels must name all {len(self.order)} units; got {len(labels)}")
+        return replace(
+            self,
+            order=tuple(labels[u] for u in self.order),
+            best_order=tuple(labels[u] for u in self.best_order),
+            transitions=tuple(
+                replace(t, source=labels[t.source], target=labels[t.target]) for t in self.transitions
+            ),
+        )
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every field (transitions as dicts with ``from``/``to``)."""
+        return {
+            "score": self.score,
+            "p_value": self.p_value,
+            "scrambled": self.scrambled,
+            "gap_ratio": self.gap_ratio,
+            "threshold": self.threshold,
+            "value": self.value,
+            "best_value": self.best_value,
+            "best_order": list(self.best_order),
+            "best_optimal": self.best_optimal,
+            "random_mean": self.random_mean,
+            "random_std": self.random_std,
+            "samples": self.samples,
+            "exact": self.exact,
+            "seed": self.seed,
+            "order": list(self.order),
+            "transitions": [t.to_dict() for t in self.transitions],
+            "weak": [t.position for t in self.weak_transitions],
+            "signature": self.signature,
+        }
+
+
+def _weakness(t: Transition) -> tuple[float, int]:
+    return (t.probability if t.probability is not None else t.contribution, t.position)
+
+
+def assess(
+    objective: Objective,
+    order: Sequence[int] | None = None,
+    *,
+    best: Solution | None = None,
+    scores: PairwiseScores | None = None,
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    threshold: float = SCRAMBLED_GAP_RATIO,
+    signature: str = "",
+) -> Assessment:
+    """Assess ``order`` (default: ``range(n)``, the given order) under ``objective``.
+
+    Parameters
+    ----------
+    objective : Objective
+        Scores over ``n`` units.
+    order : sequence of int or None
+        A permutation of ``range(n)``.
+    best : Solution or None
+        The best order found by a search over the same objective; None runs
+        :func:`reorder.search.solve` with its defaults.
+    scores : PairwiseScores or None
+        The probabilities behind ``objective``, for the transitions' probabilities and weak flags.
+    samples : int
+        Random permutations in the null distribution.
+    seed : int
+        Seed of the random permutations.
+    threshold : float
+        Gap ratio above which the order is called scrambled.
+    signature : str
+        Recorded in the result.
+
+    Returns
+    -------
+    Assessment
+    """
+    from .search import solve
+
+    if not isinstance(objective, Objective):
+        raise InvalidInputError(
+            f"objective must be a reorder.search.Objective, got {type(objective).__name__}"
+        )
+    o = _order(order, objective.n)
+    n = objective.n
+    value = objective.value(o)
+    nulls, exact = null_values(objective, samples, seed)
+    if best is None:
+        best = solve(objective)
+    best_order, best_value, best_optimal = list(best.order), float(best.value), bool(best.optimal)
+    if len(best_order) != n:
+        raise InvalidInputError(f"best is an order of {len(best_order)} units, not {n}")
+    if value > best_value:  # an unproven search did worse than the given order
+        best_order, best_value = [int(u) for u in o], value
+    mean = random_mean(objective)
+    at_least = int(np.sum(nulls >= value - _tolerance(value)))
+    p_value = at_least / len(nulls) if exact else (1 + at_least) / (len(nulls) + 1)
+    spread = best_value - mean
+    gap = (best_value - value) / spread if spread > _tolerance(best_value) else 0.0
+    return Assessment(
+        order=tuple(int(u) for u in o),
+        value=value,
+        score=float(np.clip(1.0 - gap, 0.0, 1.0)),
+        p_value=float(min(p_value, 1.0)),
+        scrambled=bool(gap > threshold),
+        gap_ratio=float(gap),
+        best_value=best_value,
+        best_order=tuple(int(u) for u in best_order),
+        best_optimal=best_optimal,
+        random_mean=mean,
+        random_std=float(nulls.std()) if len(nulls) else 0.0,
+        samples=int(len(nulls)),
+        exact=exact,
+        transitions=tuple(transitions(objective, o, scores)),
+        threshold=float(threshold),
+        seed=int(seed),
+        signature=signature,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Confidence
+# --------------------------------------------------------------------------------------------
+
+
+def position_confidence(order: Sequence[int], value: float, solutions: Sequence[Solution]) -> list[float]:
+    """Per-position confidence of ``order`` against competing orders (see the module docstring).
+
+    Parameters
+    ----------
+    order : sequence of int
+        The chosen order.
+    value : float
+        Its objective value.
+    solutions : sequence of Solution
+        Competing orders of the same units, e.g. from :func:`reorder.search.k_best`; the chosen
+        order counts once whether or not it is among them.
+
+    Returns
+    -------
+    list of float, length n
+        ``confidence[k]``: the exp(value - best)-weighted share of the orders that put
+        ``order[k]`` at position ``k``.
+    """
+    chosen = np.asarray(order, dtype=np.intp)
+    pool = {tuple(int(u) for u in chosen): float(value)}
+    for solution in solutions:
+        if len(solution.order) != len(chosen):
+            raise InvalidInputError(
+                f"every solution must order {len(chosen)} units; got one of {len(solution.order)}"
+            )
+        pool.setdefault(tuple(int(u) for u in solution.order), float(solution.value))
+    orders = np.array(list(pool), dtype=np.intp).reshape(len(pool), len(chosen))
+    values = np.array(list(pool.values()))
+    weights = np.exp(values - values.max())
+    agree = orders == chosen[None, :]
+    return [min(1.0, float(c)) for c in weights @ agree / weights.sum()]  # no 1 + 1 ulp
+
+
+# --------------------------------------------------------------------------------------------
+# Explanations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why ``target`` follows ``source`` in a chosen order: the cues for and against it.
+
+    Attributes
+    ----------
+    position : int
+        The pair stands at positions ``position`` and ``position + 1``.
+    source, target : int
+    probability : float
+        P(target right after source), the follows model.
+    rank : int
+        Rank of ``target`` among the successors of ``source`` by that probability (1 = best).
+    precedes : float
+        P(source before target), the precedence model.
+    reasons : tuple of str
+        Cues in favour, most telling first.
+    against : tuple of str
+        Cues that speak against the transition.
+    cues : dict
+        The raw cue values behind the sentences (shared names, opener words, position votes...).
+    """
+
+    position: int
+    source: int
+    target: int
+    probability: float
+    rank: int
+    precedes: float
+    reasons: tuple[str, ...]
+    against: tuple[str, ...] = ()
+    cues: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "from": self.source,
+            "to": self.target,
+            "probability": self.probability,
+            "rank": self.rank,
+            "precedes": self.precedes,
+            "reasons": list(self.reasons),
+            "against": list(self.against),
+            "cues": self.cues,
+        }
+
+
+_POSITION_NAMES = ("first", "middle", "last")
+# The phrases behind the unit cue "anaphoric_np", to quote them.
+_ANAPHORIC = re.compile(r"\b(the|this|that|these|those|such)\s+(" + "|".join(ANAPHORIC_NOUNS) + r")\b", re.I)
+_SHOWN = 3  # names or words quoted per reason
+
+
+def explain(
+    units: Sequence[str],
+    embeddings: np.ndarray,
+    scores: PairwiseScores,
+    order: Sequence[int],
+) -> list[Explanation]:
+    """The reasons behind each transition of ``order``, from cheap cues and the models' votes.
+
+    Parameters
+    ----------
+    units : sequence of str, length n
+    embeddings : ndarray of shape (n, d)
+    scores : PairwiseScores
+        The model's probabilities for ``units``.
+    order : sequence of int
+        A permutation of ``range(n)``, e.g. the chosen order.
+
+    Returns
+    -------
+    list of Explanation, one per adjacent pair of ``order``
+    """
+    units = list(units)
+    n = len(units)
+    o = _order(order, n)
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if emb.shape[0] != n or scores.follows.shape != (n, n):
+        raise InvalidInputError(f"embeddings and scores must be for the {n} units")
+    lex = lexicon(units)
+    ucues = unit_cues(units, emb, lex)
+    pcues = pair_cues(units, emb, lex)
+    cue = {name: ucues[:, k] for k, name in enumerate(UNIT_CUES)}
+    pair = {name: pcues[..., k] for k, name in enumerate(PAIR_CUES)}
+    follows = np.asarray(scores.follows, dtype=np.float64)
+    position = np.asarray(scores.position, dtype=np.float64)
+    names = np.array(lex.names, dtype=object)
+    vocabulary = np.array(lex.vocabulary, dtype=object)
+    df = lex.words.sum(axis=0)
+    explanations = []
+    for k in range(len(o) - 1):
+        i, j = int(o[k]), int(o[k + 1])
+        reasons: list[str] = []
+        against: list[str] = []
+        raw: dict = {}
+        p = float(follows[i, j])
+        rank = 1 + int(np.sum(np.delete(follows[i], i) > p + _tolerance(p)))
+        reasons.append(f"follows model: P(next) = {p:.2f}, rank {rank} of {n - 1} candidates")
+        # Names: introduced in full before, used in short form after; or simply shared.
+        introduced = [_name(x) for x in names[(lex.full[i] > 0) & (lex.short[j] > 0)]] if names.size else []
+        if introduced:
+            reasons.append(f"{_quote(introduced)} named in full here, then by surname only next")
+        reverse = [_name(x) for x in names[(lex.full[j] > 0) & (lex.short[i] > 0)]] if names.size else []
+        if reverse:
+            against.append(f"{_quote(reverse)} used by surname here but introduced in full next")
+        mentioned = np.maximum(lex.full, lex.short) if names.size else None
+        shared_names = (
+            [_name(x) for x in names[(mentioned[i] > 0) & (mentioned[j] > 0)]] if mentioned is not None else []
+        )
+        if shared_names and not introduced:
+            reasons.append(f"both mention {_quote(shared_names)}")
+        raw["shared_names"] = shared_names
+        raw["names_introduced"] = introduced
+        # The opener of the next unit.
+        opener = _first_word(units[j])
+        if cue["he_said"][j] > 0:
+            reasons.append(f"next opens with {opener!r} + said, which needs the speaker named before")
+        elif cue["opens_pronoun"][j] > 0:
+            reasons.append(f"next opens with the pronoun {opener!r}, which needs a predecessor")
+        elif cue["opens_connective"][j] > 0:
+            reasons.append(f"next opens with the connective {opener!r}, which needs a predecessor")
+        phrase = _ANAPHORIC.search(units[j])
+        if phrase and cue["opens_pronoun"][j] == 0:
+            reasons.append(f"next refers back: {phrase.group(0)!r}")
+            raw["refers_back"] = phrase.group(0)
+        if pair["quote_continues"][i, j] > 0:
+            reasons.append("continues a quotation left open")
+        raw["opener"] = opener
+        # Shared content words, rarest in the document first.
+        both = (lex.words[i] > 0) & (lex.words[j] > 0)
+        if vocabulary.size and both.any():
+            idx = np.flatnonzero(both)
+            idx = idx[np.argsort(df[idx], kind="stable")]
+            words = [str(w) for w in vocabulary[idx] if not any(w in nm.lower().split() for nm in shared_names)]
+            if words:
+                reasons.append(f"shared words: {', '.join(words[:_SHOWN])}")
+            raw["shared_words"] = [str(w) for w in vocabulary[idx]]
+        cos = float(pair["cosine"][i, j])
+        cos_rank = 1 + int(round(float(pair["cosine_rank_row"][i, j]) * (n - 1)))
+        raw["cosine"] = cos
+        if n > 2 and cos > 0 and cos_rank <= max(1, (n - 1) // 4):
+            reasons.append(f"close in meaning: cosine {cos:.2f}, rank {cos_rank} of {n - 1}")
+        # Precedence and position models.
+        before = float(scores.precedes[i, j])
+        raw["precedes"] = before
+        if before >= 0.5:
+            reasons.append(f"precedence model: P(this before next) = {before:.2f}")
+        else:
+            against.append(f"precedence model: P(this before next) = {before:.2f}")
+        vote_i = int(np.argmax(position[i]))
+        vote_j = int(np.argmax(position[j]))
+        raw["position_source"] = dict(zip(_POSITION_NAMES, map(float, position[i])))
+        raw["position_target"] = dict(zip(_POSITION_NAMES, map(float, position[j])))
+        if k == 0:
+            text = f"position model: P(this is first) = {position[i, 0]:.2f}"
+            if int(np.argmax(position[:, 0])) == i:
+                text += ", the most likely opener"
+            (reasons if vote_i == 0 or position[i, 0] >= position[:, 0].mean() else against).append(text)
+        if k == len(o) - 2:
+            text = f"position model: P(next is last) = {position[j, 2]:.2f}"
+            (reasons if vote_j == 2 or position[j, 2] >= position[:, 2].mean() else against).append(text)
+        elif vote_j == 0:
+            against.append(f"position model votes next an opener: P(first) = {position[j, 0]:.2f}")
+        explanations.append(
+            Explanation(
+                position=k,
+                source=i,
+                target=j,
+                probability=p,
+                rank=rank,
+                precedes=before,
+                reasons=tuple(reasons),
+                against=tuple(against),
+                cues=raw,
+            )
+        )
+    return explanations
+
+
+def relabel_explanations(explanations: Sequence[Explanation], labels: Sequence[int]) -> list[Explanation]:
+    """Explanations with every unit index ``u`` replaced by ``labels[u]`` (the texts name no index)."""
+    return [replace(e, source=int(labels[e.source]), target=int(labels[e.target])) for e in explanations]
+
+
+def _quote(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def _name(name: str) -> str:
+    return re.sub(r"['’]s$", "", str(name))
+
+
+def _first_word(text: str) -> str:
+    words = text.split()
+    return words[0].strip("\"“”‘’'«»,.;:") if words else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Input helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _order(order: Sequence[int] | None, n: int) -> np.ndarray:
+    if order is None:
+        return np.arange(n, dtype=np.intp)
+    try:
+        array = np.asarray(list(order))
+    except TypeError:
+        raise InvalidInputError(f"order must be a permutation of range({n}), got {order!r}") from None
+    if array.size == 0:
+        array = array.astype(np.intp)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) or len(array) != n or not np.array_equal(
+        np.sort(array), np.arange(n)
+    ):
+        raise InvalidInputError(f"order must be a permutation of range({n}), got {list(order)!r}")
+    return array.astype(np.intp)
