@@ -115,6 +115,7 @@ def tiny_model(stand_in) -> CoherenceModel:
     model = CoherenceModel(hidden=16, max_iter=5, max_pairs_per_doc=20, random_state=0)
     with warnings.catch_warnings():  # five epochs do not converge, on purpose
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "Got `batch_size`")  # the synthetic fallback corpus is small
         return model.fit(pairs, embedder_name=stand_in.name, training={"corpora": ["tests"]})
 
 
