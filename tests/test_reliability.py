@@ -263,7 +263,7 @@ def test_unwritable_output_is_a_one_line_error(cli, tmp_path):
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--format", "json"], ["--unit", "sentence", "--all-content"], ["--search", "heuristic", "--seed", "5"],
+    [[], ["--format", "json"], ["--unit", "sentence", "--all-content"], ["--search", "heuristic", "--seed", "5", "--time-limit", "5"],
      ["--model", "similarity", "--furniture", "end"]],
 )
 def test_same_input_and_options_give_the_same_bytes(cli, tmp_path, options):
