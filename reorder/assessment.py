@@ -58,7 +58,7 @@ import numpy as np
 from .coherence import PairwiseScores
 from .errors import InvalidInputError
 from .features import ANAPHORIC_NOUNS, PAIR_CUES, UNIT_CUES, lexicon, pair_cues, unit_cues
-from .search import Objective, Solution
+from .search import Objective, Solution, solve
 
 __all__ = [
     "CONFIDENCE_K",
@@ -379,8 +379,6 @@ def assess(
     -------
     Assessment
     """
-    from .search import solve
-
     if not isinstance(objective, Objective):
         raise InvalidInputError(
             f"objective must be a reorder.search.Objective, got {type(objective).__name__}"
