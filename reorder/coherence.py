@@ -37,6 +37,8 @@ from .features import (
 logger = logging.getLogger(__name__)
 
 MODEL_FORMAT = 1
+HELD_OUT_SHARE = 0.1
+"""Share of training documents held out to decide when to stop training."""
 POSITION_CLASSES = ("first", "middle", "last")
 _EPS = 1e-6
 
@@ -72,24 +74,44 @@ class _Perceptron:
     b2: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, *, hidden: int, max_iter: int, random_state: int, alpha: float):
+    def fit(cls, x: np.ndarray, y: np.ndarray, held_out: np.ndarray, *, hidden: int, max_iter: int,
+            random_state: int, alpha: float):
+        """Fit on the rows not ``held_out``; stop when the log-loss on the held-out rows stops falling.
+
+        ``held_out`` marks whole held-out *documents*: rows of one document are alike, so a random
+        row split would reward memorising documents and stop too late.
+        """
+        from sklearn.metrics import log_loss
         from sklearn.neural_network import MLPClassifier
         from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler().fit(x)
+        scaler = StandardScaler().fit(x[~held_out])
+        z = scaler.transform(x).astype(np.float32)
+        train_x, train_y, val_x, val_y = z[~held_out], y[~held_out], z[held_out], y[held_out]
         clf = MLPClassifier(
             hidden_layer_sizes=(hidden,),
             alpha=alpha,
             batch_size=256,
             learning_rate_init=1e-3,
-            max_iter=max_iter,
-            early_stopping=True,
-            validation_fraction=0.1,
-            n_iter_no_change=3,
             random_state=random_state,
         )
-        clf.fit(scaler.transform(x).astype(np.float32), y)
-        logger.info("perceptron: %d iterations, validation accuracy %.3f", clf.n_iter_, clf.best_validation_score_)
+        classes = np.unique(y)
+        best_loss, best, stale = np.inf, None, 0
+        for epoch in range(max_iter):
+            clf.partial_fit(train_x, train_y, classes=classes)
+            if len(val_y) == 0:
+                best = ([c.copy() for c in clf.coefs_], [b.copy() for b in clf.intercepts_])
+                continue
+            loss = log_loss(val_y, clf.predict_proba(val_x), labels=classes)
+            if loss < best_loss - 1e-4:
+                best_loss, best, stale = loss, ([c.copy() for c in clf.coefs_], [b.copy() for b in clf.intercepts_]), 0
+            else:
+                stale += 1
+                if stale >= 2:
+                    break
+        clf.coefs_, clf.intercepts_ = best
+        logger.info("perceptron: %d epochs, held-out log-loss %.4f, accuracy %.3f", epoch + 1, best_loss,
+                    clf.score(val_x, val_y) if len(val_y) else float("nan"))
         scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
         return cls(
             mean=scaler.mean_.astype(np.float32),
@@ -223,6 +245,7 @@ class CoherenceModel:
             )
         rng = np.random.default_rng(self.random_state)
         fx, fy, px, py, ux, uy = [], [], [], [], [], []
+        fh, ph, uh = [], [], []  # rows of held-out documents (early stopping)
         count = 0
         dimension = None
         for units, embeddings in documents:
@@ -266,15 +289,19 @@ class CoherenceModel:
             # position: first / middle / last
             ux.append(np.hstack([ucues, emb]))
             uy.append(np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8))
+            held = rng.random() < HELD_OUT_SHARE
+            for rows_list, held_list in ((fy, fh), (py, ph), (uy, uh)):
+                held_list.append(np.full(len(rows_list[-1]), held))
             count += 1
         if count == 0:
             raise InvalidInputError("no training document has two or more units")
         seed = int(rng.integers(2**31))
         logger.info("training on %d documents", count)
         kw = dict(hidden=self.hidden, max_iter=self.max_iter, random_state=seed, alpha=self.alpha)
-        self.follows_ = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), **kw)
-        self.precedes_ = _Perceptron.fit(np.vstack(px), np.concatenate(py), **kw)
-        self.position_ = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), **{**kw, "hidden": max(16, self.hidden // 2)})
+        self.follows_ = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), np.concatenate(fh), **kw)
+        self.precedes_ = _Perceptron.fit(np.vstack(px), np.concatenate(py), np.concatenate(ph), **kw)
+        self.position_ = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), np.concatenate(uh),
+                                         **{**kw, "hidden": max(16, self.hidden // 2)})
         self.embedder_name_ = embedder_name
         self.dimension_ = int(dimension)
         self.training_ = {"documents": count, **(training or {})}

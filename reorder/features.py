@@ -18,12 +18,13 @@ Shapes: ``n`` units, embeddings of shape (n, d).
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 """Bumped whenever a feature changes meaning, so that a model trained on older features is refused."""
 
 PRONOUNS = frozenset(
@@ -83,7 +84,9 @@ UNIT_CUES = (
     "lexical_centrality",
     "log_n",
 )
-UNIT_DIM = len(UNIT_CUES)
+OPENER_DIM = 64
+"""Hashed buckets for a unit's opening words ("he said", "but the", "in this paper", ...)."""
+UNIT_DIM = len(UNIT_CUES) + OPENER_DIM
 
 PAIR_CUES = (
     "cosine",
@@ -171,8 +174,25 @@ def _rank01(values: np.ndarray) -> np.ndarray:
     return order / (n - 1)
 
 
+def opener_hash(text: str) -> np.ndarray:
+    """Signed hashing of a unit's first one, two and three lower-cased words into OPENER_DIM buckets.
+
+    Openers carry much of discourse structure ("He said", "But the", "Meanwhile", "In this paper",
+    "Finally we") and embeddings of a whole paragraph blur them. crc32 keeps it deterministic.
+    """
+    out = np.zeros(OPENER_DIM, dtype=np.float32)
+    words = [w.lower() for w in _WORD.findall(text[:200])[:3]]
+    for k in range(1, len(words) + 1):
+        key = zlib.crc32(("\x1f".join(words[:k]) + f"#{k}").encode("utf-8", "surrogatepass"))
+        out[key % OPENER_DIM] += 1.0 if (key >> 16) & 1 else -1.0
+    return out
+
+
 def unit_cues(texts: Sequence[str], embeddings: np.ndarray, lex: Lexicon | None = None) -> np.ndarray:
-    """Discourse cues of each unit in its document, shape (n, UNIT_DIM), float32."""
+    """Discourse cues of each unit in its document, shape (n, UNIT_DIM), float32.
+
+    The first ``len(UNIT_CUES)`` columns are the named cues, the rest the opener hash.
+    """
     n = len(texts)
     lex = lex if lex is not None else lexicon(texts)
     out = np.zeros((n, UNIT_DIM), dtype=np.float32)
@@ -215,7 +235,8 @@ def unit_cues(texts: Sequence[str], embeddings: np.ndarray, lex: Lexicon | None 
             "lexical_centrality": lexical[i],
             "log_n": np.log(n) / 5,
         }
-        out[i] = [float(cues[name]) for name in UNIT_CUES]
+        out[i, : len(UNIT_CUES)] = [float(cues[name]) for name in UNIT_CUES]
+        out[i, len(UNIT_CUES) :] = opener_hash(stripped)
     out[:, UNIT_CUES.index("length_rank")] = _rank01(lengths)
     out[:, UNIT_CUES.index("centrality_rank")] = _rank01(centrality)
     for name in ("full_names", "short_names", "names_introduced", "names_used_short", "anaphoric_np"):
