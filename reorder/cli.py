@@ -511,5 +511,41 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     click.echo(f"# {result.signature}", err=True)
 
 
+@main.command()
+@click.argument("corpus", type=str)
+@click.option("-o", "--output", default="-", show_default=True, metavar="OUT", help="JSONL results ('-' for stdout).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes; each loads the models once.")
+@model_options
+@_fail_cleanly
+def batch(corpus, output, workers, model, embedder, method, time_limit, seed, cache, verbose, quiet):
+    """Order every document of a JSONL CORPUS ('-' for stdin); one JSON line per document out.
+
+    Each input line holds a document's units under "paragraphs" (or "units"/"sentences"), taken as
+    given (scrambled); each output line holds its "id", the "permutation" (indices into those
+    units, in the restored order), the "objective" value, whether it is "optimal", and the "method".
+    Input and output are streamed, so memory stays flat.
+    """
+    from tqdm import tqdm
+
+    from .batch import order_jsonl
+    from .corpus import write_jsonl
+
+    _setup_logging(verbose, quiet)
+    params = {"model": model, "embedder": embedder, "method": method, "time_limit": time_limit, "seed": seed,
+              "cache": cache}
+    source = sys.stdin if corpus == "-" else open(corpus, encoding="utf-8")
+    target = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    try:
+        results = tqdm(order_jsonl(source, params=params, workers=workers), desc="ordering", unit="doc",
+                       file=sys.stderr, disable=quiet or None)
+        write_jsonl(results, target)
+    finally:
+        if source is not sys.stdin:
+            source.close()
+        if target is not sys.stdout:
+            target.close()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
