@@ -313,7 +313,7 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
 @click.option("--dev", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Ordered corpus to tune the objective's weights on (never a test split).")
 @click.option("--dev-limit", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Dev documents (of at most 20 units) used for tuning.")
+              help="Dev documents (of at most 15 units, where the search is exact and fast) used for tuning.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N documents of each corpus.")
 @click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden units per model.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=60, show_default=True,
@@ -344,7 +344,7 @@ def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, embedder, s
     bar.close()
     weights, rows = dict(DEFAULT_WEIGHTS), []
     if dev:
-        dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 20][:dev_limit]
+        dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 15][:dev_limit]
         bar = tqdm(desc="tuning", unit="combo", file=sys.stderr, disable=quiet or None)
         weights, rows = tune_weights(model, dev_docs, embed, seed=seed, progress=bar.update)
         bar.close()

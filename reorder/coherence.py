@@ -116,9 +116,11 @@ class _Perceptron:
         return cls(
             mean=scaler.mean_.astype(np.float32),
             scale=scale.astype(np.float32),
-            w1=clf.coefs_[0].astype(np.float32),
+            # Weight matrices are stored as float16 (halves the shipped file); round them now so that
+            # a saved and reloaded model scores exactly like the one in memory.
+            w1=clf.coefs_[0].astype(np.float16).astype(np.float32),
             b1=clf.intercepts_[0].astype(np.float32),
-            w2=clf.coefs_[1].astype(np.float32),
+            w2=clf.coefs_[1].astype(np.float16).astype(np.float32),
             b2=clf.intercepts_[1].astype(np.float32),
         )
 
@@ -138,7 +140,11 @@ class _Perceptron:
         return self.output(self.hidden_input(x))
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.{k}": getattr(self, k) for k in ("mean", "scale", "w1", "b1", "w2", "b2")}
+        """The arrays to save; the weight matrices as float16 (see :meth:`fit`)."""
+        return {
+            f"{prefix}.{k}": getattr(self, k).astype(np.float16) if k in ("w1", "w2") else getattr(self, k)
+            for k in ("mean", "scale", "w1", "b1", "w2", "b2")
+        }
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str) -> "_Perceptron":

@@ -45,7 +45,7 @@ def tune_weights(
     embedder: Embedder,
     *,
     grid: dict[str, Sequence[float]] | None = None,
-    max_units: int = 20,
+    max_units: int = 15,
     seed: int = 0,
     time_limit: float = 0.3,
     progress: Callable[[int], object] | None = None,
