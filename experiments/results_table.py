@@ -1,0 +1,195 @@
+"""Regenerate the results table (Markdown + CSV) and the tau-by-length plot under experiments/results/.
+
+Every document is shuffled with the seed before the system sees it (reorder.evaluation). Each
+document's scores are computed once and every method is searched on them, so the methods are
+compared on identical inputs in one run. Published reference points come from
+../shared/corpora/README.md and are marked as such.
+
+    python experiments/results_table.py \
+        --corpus news-dev=../shared/corpora/news-dev.jsonl \
+        --corpus abc-dev=../shared/corpora/abc-dev.jsonl \
+        --corpus nips-test=../shared/corpora/nips-test.jsonl:experiments/models/nips \
+        --corpus roc-test=../shared/corpora/roc-test.jsonl:experiments/models/roc
+
+A corpus given as NAME=PATH uses the shipped news model; NAME=PATH:MODEL_DIR uses that model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import reorder
+from reorder.corpus import read_corpus
+from reorder.evaluation import evaluate
+from reorder.metrics import LENGTH_BUCKETS
+from reorder.pipeline import SIMILARITY, Reorderer, default_cache_path, objective_from_scores
+from reorder.search import solve
+
+RESULTS = Path(__file__).parent / "results"
+METRICS = ("tau", "pmr", "positional", "first", "last", "pairwise")
+PUBLISHED = [
+    # corpus, system, tau, pmr, note  (../shared/corpora/README.md)
+    ("nips-test", "B-TSort (BERT pairs + topological sort, ACL 2020), published", 0.81, 0.326, "GPU fine-tuned BERT"),
+    ("nips-test", "BERSON (EMNLP 2020), published", 0.85, 0.480, "GPU fine-tuned BERT"),
+    ("roc-test", "exact linear ordering over B-TSort's BERT pair probabilities, published", 0.77, 0.437, "GPU fine-tuned BERT"),
+    ("news-dev", "BART-base pointer ensemble on CNN-DailyMail <= 20 paragraphs (DocEng 2021), published", 0.47, None,
+     "other corpus (CNN-DM), 14 h GPU training"),
+]
+
+
+def methods_for(tuned: dict[str, float]) -> dict[str, dict | str]:
+    """Each method: a baseline name, or (scorer, weights, search)."""
+    one = lambda k: {w: (1.0 if w == k else 0.0) for w in ("follows", "precedes", "position")}  # noqa: E731
+    return {
+        "random": "random",
+        "input order": "input",
+        "similarity chain (unsupervised)": {"scorer": "similarity", "weights": {"follows": 1.0, "precedes": 0.0, "position": 1.0}, "search": "auto"},
+        "follows only": {"scorer": "model", "weights": one("follows"), "search": "auto"},
+        "precedes only": {"scorer": "model", "weights": one("precedes"), "search": "auto"},
+        "position only": {"scorer": "model", "weights": one("position"), "search": "auto"},
+        "full objective, heuristic search": {"scorer": "model", "weights": tuned, "search": "heuristic"},
+        "full objective (reorder default)": {"scorer": "model", "weights": tuned, "search": "auto"},
+    }
+
+
+def run_corpus(name: str, path: str, model: str | None, *, limit: int | None, seed: int, time_limit: float):
+    reorderer = Reorderer(model=model, cache=default_cache_path(), seed=seed, time_limit=time_limit)
+    similarity = Reorderer(model=SIMILARITY, cache=default_cache_path(), seed=seed, time_limit=time_limit)
+    documents = list(read_corpus(path, limit=limit))
+    tuned = reorderer.weights_
+    scores: dict[tuple[str, tuple[str, ...]], object] = {}
+
+    def scores_of(kind: str, units):
+        key = (kind, tuple(units))
+        if key not in scores:
+            source = reorderer if kind == "model" else similarity
+            scores[key] = source.pairwise_scores(units)
+        return scores[key]
+
+    rows = []
+    for label, spec in methods_for(tuned).items():
+        if isinstance(spec, str):
+            fn = spec
+            signature = f"reorder:{reorder.__version__}|method:{spec}|seed:{seed}"
+        else:
+            def fn(units, spec=spec):
+                objective = objective_from_scores(scores_of(spec["scorer"], units), spec["weights"])
+                solution = solve(objective, method=spec["search"], time_limit=time_limit, seed=seed)
+                return solution.order, solution.optimal
+
+            base = reorderer if spec["scorer"] == "model" else similarity
+            w = spec["weights"]
+            signature = base.signature().replace(
+                f"|weights:f{base.weights_['follows']:g}+p{base.weights_['precedes']:g}+pos{base.weights_['position']:g}",
+                f"|weights:f{w['follows']:g}+p{w['precedes']:g}+pos{w['position']:g}",
+            ).replace("|search:auto", f"|search:{spec['search']}")
+        bar = tqdm(total=len(documents), desc=f"{name}: {label}", unit="doc", leave=False)
+        result = evaluate(fn, documents, seed=seed, progress=bar.update, signature=signature)
+        bar.close()
+        overall = result.overall
+        row = {"corpus": name, "method": label, **{m: overall[m] for m in METRICS}, "docs": overall["docs"],
+               "proven": result.to_dict()["proven_optimal"], "seconds": result.seconds, "signature": signature,
+               "buckets": {b: v["tau"] for b, v in result.buckets.items()}}
+        rows.append(row)
+        print(f"{name:<10} {label:<36} tau {row['tau']:.4f} pmr {row['pmr']:.4f} first {row['first']:.4f}", flush=True)
+        if label.startswith("full objective (reorder"):
+            by_n: dict[int, list[float]] = {}
+            for r in result.rows:
+                by_n.setdefault(r["n"], []).append(r["tau"])
+            row["tau_by_n"] = {n: float(np.mean(v)) for n, v in sorted(by_n.items())}
+    return rows
+
+
+def write_outputs(rows: list[dict], meta: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    bucket_names = [f"{lo}+" if hi is None else f"{lo}-{hi}" for lo, hi in LENGTH_BUCKETS]
+    with open(RESULTS / "results.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["corpus", "method", *METRICS, "docs", "proven_optimal", "seconds",
+                         *[f"tau_{b}" for b in bucket_names], "signature"])
+        for r in rows:
+            writer.writerow([r["corpus"], r["method"], *[f"{r[m]:.4f}" for m in METRICS], int(r["docs"]),
+                             f"{r['proven']:.3f}", f"{r['seconds']:.1f}",
+                             *[f"{r['buckets'][b]:.4f}" if b in r["buckets"] else "" for b in bucket_names],
+                             r["signature"]])
+        for corpus, system, tau, pmr, note in PUBLISHED:
+            writer.writerow([corpus, system, f"{tau:.4f}", "" if pmr is None else f"{pmr:.4f}", "", "", "", "", "",
+                             "", "", *[""] * len(bucket_names), note])
+    lines = [
+        "# Results",
+        "",
+        f"Generated by `python experiments/results_table.py` ({meta['date']}, reorder {reorder.__version__}, "
+        f"seed {meta['seed']}, search time limit {meta['time_limit']} s). Every document is shuffled with the seed "
+        "before the system sees it. tau = Kendall tau, PMR = perfect match ratio, first/last = first/last-unit "
+        "accuracy, all macro-averaged over documents. Published rows are quoted from ../shared/corpora/README.md, "
+        "not re-run.",
+        "",
+    ]
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        lines += [f"## {corpus}", "", "| method | tau | PMR | positional | first | last | pairwise | "
+                  + " | ".join(f"tau {b}" for b in bucket_names) + " | proven optimal |",
+                  "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(bucket_names) + "---:|"]
+        for r in (r for r in rows if r["corpus"] == corpus):
+            lines.append(f"| {r['method']} | " + " | ".join(f"{r[m]:.3f}" for m in METRICS) + " | "
+                         + " | ".join(f"{r['buckets'][b]:.3f}" if b in r["buckets"] else "" for b in bucket_names)
+                         + f" | {r['proven']:.0%} |")
+        for c, system, tau, pmr, note in PUBLISHED:
+            if c == corpus:
+                lines.append(f"| *{system}* ({note}) | {tau:.2f} | " + ("" if pmr is None else f"{pmr:.3f}")
+                             + " |" + " |" * (5 + len(bucket_names)))
+        docs = int(next(r["docs"] for r in rows if r["corpus"] == corpus))
+        lines += ["", f"{docs} documents. Signatures: see results.csv.", ""]
+    (RESULTS / "results.md").write_text("\n".join(lines), encoding="utf-8")
+    (RESULTS / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1), encoding="utf-8")
+    plot(rows)
+
+
+def plot(rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for r in rows:
+        if "tau_by_n" not in r:
+            continue
+        ns = sorted(int(n) for n in r["tau_by_n"])
+        taus = [r["tau_by_n"][n] for n in ns]
+        ax.plot(ns, taus, marker="o", markersize=3, linewidth=1, label=r["corpus"])
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("units in the document (n, log scale)")
+    ax.set_ylabel("mean Kendall tau")
+    ax.set_title("reorder (default objective): tau against document length")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "tau_by_n.png", dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", action="append", required=True, help="NAME=PATH[:MODEL_DIR]")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-limit", type=float, default=1.0)
+    args = parser.parse_args()
+    rows = []
+    for spec in args.corpus:
+        name, _, rest = spec.partition("=")
+        path, _, model = rest.partition(":")
+        rows += run_corpus(name, path, model or None, limit=args.limit, seed=args.seed, time_limit=args.time_limit)
+    meta = {"date": time.strftime("%Y-%m-%d"), "seed": args.seed, "time_limit": args.time_limit, "limit": args.limit,
+            "corpora": args.corpus}
+    write_outputs(rows, meta)
+
+
+if __name__ == "__main__":
+    main()
