@@ -1,18 +1,25 @@
 """Calibrate `reorder score`'s decision "scrambled" and its weak-transition flag on a dev corpus.
 
-For each of the first ``--docs`` documents of the corpus with at least ``--min-units`` paragraphs,
-the original order and one seeded shuffle (``reorder.evaluation.shuffle_for``) are both assessed
-exactly as ``reorder score`` does, with ``Reorderer.assess`` on the units in that order. Then:
+For each of the first ``--docs`` documents of the corpus with at least ``--min-units`` content
+paragraphs, the original order and one seeded shuffle (``reorder.evaluation.shuffle_for``) are both
+assessed exactly as ``reorder score`` assesses a text: page furniture and headings set aside
+(``reorder.document.detect_roles``), then ``Reorderer.assess`` on the content paragraphs in that
+order. Then:
 
 - for each candidate statistic (the gap ratio that ``assess`` uses, the p-value, the z-score), the
   threshold with the largest margin to both targets (originals flagged <= 10%, shuffled >= 90%),
   and the shares flagged at that threshold, overall, per length bucket and in two folds (threshold
   chosen on one half, measured on the other);
+- with ``--must-flag FILE`` (the seed article, which must be called scrambled): that text's gap
+  ratio as ``reorder score`` computes it, and the *recommended* gap-ratio threshold: the
+  largest-margin one, or, if that would not flag the file, the largest multiple of 0.05 below the
+  file's gap ratio, with the shares it flags;
 - the shares flagged at the module's current ``SCRAMBLED_GAP_RATIO``;
 - for the weak flag, the follows probability below which 10% of the true transitions fall, and the
   share of the shuffled documents' transitions (true adjacencies left out) below it.
 
-    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl --docs 300
+    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl --docs 300 \
+        --must-flag seeds/russia-syria-withdrawal-2016.txt
 
 Writes ``experiments/results/calibrate_scrambled.json`` (summary, signature, seed, command) and
 ``calibrate_scrambled.csv`` (one row per assessed order). Dev data only: never run it on a test split.
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import subprocess
 import sys
 import time
@@ -32,6 +40,7 @@ import numpy as np
 
 from reorder import assessment
 from reorder.corpus import read_corpus
+from reorder.document import detect_roles, split
 from reorder.evaluation import shuffle_for
 from reorder.pipeline import Reorderer, default_cache_path
 
@@ -88,10 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus")
     parser.add_argument("--docs", type=int, default=300, help="Documents to use (the first ones long enough).")
-    parser.add_argument("--min-units", type=int, default=6)
+    parser.add_argument("--min-units", type=int, default=6, help="Fewest content paragraphs a document needs.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the shuffles and of the null samples.")
     parser.add_argument("--model", default=None, help="Model directory (default: the shipped news model).")
     parser.add_argument("--time-limit", type=float, default=1.0)
+    parser.add_argument("--must-flag", default=None, metavar="FILE",
+                        help="A scrambled text that the recommended threshold must call scrambled.")
     parser.add_argument("--output", default=str(RESULTS / "calibrate_scrambled"), help="Output path without suffix.")
     args = parser.parse_args()
 
@@ -100,17 +111,21 @@ def main() -> None:
     rows: list[dict] = []
     true_probs: list[float] = []
     false_probs: list[float] = []
-    documents = (d for d in read_corpus(args.corpus) if len(d.units) >= args.min_units)
-    for index, document in enumerate(documents):
+    documents = (
+        (d.id, [u for u, role in zip(d.units, detect_roles(d.units)) if role == "content"])
+        for d in read_corpus(args.corpus)
+    )
+    documents = ((doc_id, content) for doc_id, content in documents if len(content) >= args.min_units)
+    for index, (doc_id, content) in enumerate(documents):
         if index >= args.docs:
             break
-        n = len(document.units)
+        n = len(content)
         perm = shuffle_for(args.seed, index, n)  # shuffled[k] = gold[perm[k]]
-        for kind, units in (("original", list(document.units)), ("shuffled", [document.units[k] for k in perm])):
+        for kind, units in (("original", content), ("shuffled", [content[k] for k in perm])):
             result = reorderer.assess(units)
             z = (result.value - result.random_mean) / result.random_std if result.random_std > 0 else 0.0
             rows.append({
-                "id": document.id, "n": n, "kind": kind, "value": result.value, "best_value": result.best_value,
+                "id": doc_id, "n": n, "kind": kind, "value": result.value, "best_value": result.best_value,
                 "best_optimal": result.best_optimal, "random_mean": result.random_mean,
                 "random_std": result.random_std, "p_value": result.p_value, "gap_ratio": result.gap_ratio,
                 "z": z, "score": result.score, "scrambled": result.scrambled,
@@ -158,6 +173,16 @@ def main() -> None:
             **report(rows, column, threshold, direction),
             "two_fold": folds,
         }
+    recommended = summary["statistics"]["gap_ratio"]["threshold"]
+    if args.must_flag:
+        document = split(Path(args.must_flag).read_text(encoding="utf-8"))
+        content = [u for u, role in zip(document.units, detect_roles(document.units)) if role == "content"]
+        must = reorderer.assess(content)
+        if must.gap_ratio <= recommended:
+            recommended = round(math.ceil(must.gap_ratio / 0.05 - 1) * 0.05, 2)
+        summary["must_flag"] = {"file": Path(args.must_flag).name, "gap_ratio": must.gap_ratio,
+                                "p_value": must.p_value, "best_optimal": must.best_optimal}
+    summary["recommended"] = report(rows, "gap_ratio", recommended, +1)
     true_arr, false_arr = np.array(true_probs), np.array(false_probs)
     weak = float(np.quantile(true_arr, WEAK_SHARE))
     summary["weak_transitions"] = {
@@ -181,7 +206,8 @@ def main() -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(json.dumps({k: summary[k] for k in ("docs", "current", "weak_transitions")}, indent=2))
+    shown = ("docs", "current", "recommended", "must_flag", "weak_transitions")
+    print(json.dumps({k: summary[k] for k in shown if k in summary}, indent=2))
     for name, stats in summary["statistics"].items():
         print(f"{name}: threshold {stats['threshold']:.4g} margin {stats['margin']:+.3f} {stats['all']}")
 
