@@ -13,6 +13,10 @@ from pathlib import Path
 
 import click
 
+# torch's OpenMP threads spin while waiting by default; on a busy 2-core machine that made embedding
+# 5-10x slower in experiments/bench_speed.py. A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from . import __version__
 from .errors import InvalidInputError, ReorderError
 
