@@ -19,7 +19,7 @@ order. Then:
   share of the shuffled documents' transitions (true adjacencies left out) below it.
 
     python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl --docs 300 \
-        --must-flag seeds/russia-syria-withdrawal-2016.txt
+        --must-flag seeds/russia-syria-withdrawal-2016.txt   # (these are the defaults)
 
 Writes ``experiments/results/calibrate_scrambled.json`` (summary, signature, seed, command) and
 ``calibrate_scrambled.csv`` (one row per assessed order). Dev data only: never run it on a test split.
@@ -44,7 +44,8 @@ from reorder.document import detect_roles, split
 from reorder.evaluation import shuffle_for
 from reorder.pipeline import Reorderer, default_cache_path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "experiments" / "results"
 ORIGINAL_TARGET = 0.10  # at most this share of original documents flagged
 SHUFFLED_TARGET = 0.90  # at least this share of shuffled documents flagged
 WEAK_SHARE = 0.10  # share of true transitions the weak threshold flags
@@ -95,14 +96,16 @@ def report(rows: list[dict], column: str, threshold: float, direction: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus")
+    parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpora" / "news-dev.jsonl"),
+                        help="A dev corpus (JSONL; default: ../shared/corpora/news-dev.jsonl). Never a test split.")
     parser.add_argument("--docs", type=int, default=300, help="Documents to use (the first ones long enough).")
     parser.add_argument("--min-units", type=int, default=6, help="Fewest content paragraphs a document needs.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the shuffles and of the null samples.")
     parser.add_argument("--model", default=None, help="Model directory (default: the shipped news model).")
     parser.add_argument("--time-limit", type=float, default=1.0)
-    parser.add_argument("--must-flag", default=None, metavar="FILE",
-                        help="A scrambled text that the recommended threshold must call scrambled.")
+    parser.add_argument("--must-flag", default=str(REPO / "seeds" / "russia-syria-withdrawal-2016.txt"),
+                        metavar="FILE", help="A scrambled text that the recommended threshold must call "
+                                             "scrambled (default: the seed article; '' for none).")
     parser.add_argument("--output", default=str(RESULTS / "calibrate_scrambled"), help="Output path without suffix.")
     args = parser.parse_args()
 

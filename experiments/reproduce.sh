@@ -17,4 +17,4 @@ python experiments/results_table.py \
     --corpus nips-test="$C"/nips-test.jsonl:experiments/models/nips \
     --corpus roc-test="$C"/roc-test.jsonl:experiments/models/roc
 python experiments/bench_speed.py
-python experiments/calibrate_scrambled.py
+python experiments/calibrate_scrambled.py "$C"/news-dev.jsonl
