@@ -208,9 +208,8 @@ class Reorderer:
                 self._scorer, self._meta = CoherenceModel.load(directory)
         return self._scorer
 
-    @property
-    def embedder_(self) -> Embedder:
-        """The embedder in use (the model itself loads on first encode)."""
+    def _built_embedder(self) -> Embedder:
+        """The embedder named by ``embedder`` (wrapped in the disk cache if asked), built once."""
         if self._embedder is None:
             embedder = self.embedder
             if embedder is None or isinstance(embedder, (str, os.PathLike)):
@@ -218,6 +217,12 @@ class Reorderer:
             if self.cache is not None:
                 embedder = CachedEmbedder(embedder, self.cache)
             self._embedder = embedder
+        return self._embedder
+
+    @property
+    def embedder_(self) -> Embedder:
+        """The embedder in use, checked against the one the coherence model was trained with."""
+        self._built_embedder()
         trained_with = getattr(self.scorer, "embedder_name_", None)
         if trained_with is not None and trained_with != self._embedder.name:
             raise ModelError(
@@ -400,21 +405,12 @@ class Reorderer:
     def fit(self, documents: Iterable[Sequence[str]], **params) -> "Reorderer":
         """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""
         documents = [list(d) for d in documents]
-        embedder = self.embedder_ if self._scorer is not None else self._embedder_for_training()
+        embedder = self._built_embedder()  # a new model is trained on it, so no match check
         model = CoherenceModel(**params).fit(
             ((units, embed_unique(embedder, units)) for units in documents), embedder_name=embedder.name
         )
         self.model, self._scorer, self._meta = model, model, {}
         return self
-
-    def _embedder_for_training(self) -> Embedder:
-        embedder = self.embedder
-        if embedder is None or isinstance(embedder, (str, os.PathLike)):
-            embedder = SentenceTransformerEmbedder(None if embedder is None else str(embedder))
-        if self.cache is not None:
-            embedder = CachedEmbedder(embedder, self.cache)
-        self._embedder = embedder
-        return embedder
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Save the coherence model (and the weights in use) to a model directory."""
