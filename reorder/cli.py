@@ -32,10 +32,16 @@ def _fail_cleanly(func):
             return func(*args, **kwargs)
         except ReorderError as exc:
             raise click.ClickException(str(exc)) from exc
+        except BrokenPipeError:
+            # The reader went away (`reorder order FILE | head`): stop quietly, as cat and grep do,
+            # and keep Python from complaining again when it flushes stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
         except OSError as exc:
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from exc
         except MemoryError as exc:
-            raise click.ClickException("out of memory; try a smaller input or --method heuristic") from exc
+            raise click.ClickException("out of memory; try a smaller input or --search heuristic") from exc
         except UnicodeError as exc:  # the output cannot be written in --encoding (e.g. idna)
             raise click.ClickException(f"cannot write the output: {' '.join(str(exc).split())}") from exc
 

@@ -27,6 +27,7 @@ from . import __version__
 from .errors import InvalidInputError, ModelError, NotFittedError
 from .features import (
     FEATURE_VERSION,
+    ablation_masks,
     PAIR_DIM,
     UNIT_DIM,
     lexicon,
@@ -217,12 +218,14 @@ class CoherenceModel:
         max_iter: int = 40,
         alpha: float = 1e-3,
         random_state: int = 0,
+        ablate: Sequence[str] = (),
     ) -> None:
         self.hidden = hidden
         self.max_pairs_per_doc = max_pairs_per_doc
         self.max_iter = max_iter
         self.alpha = alpha
         self.random_state = random_state
+        self.ablate = ablate
 
     # --- training -------------------------------------------------------------------------------
     def fit(
@@ -269,8 +272,7 @@ class CoherenceModel:
             emb = emb[perm]
             gold = perm  # gold[k] = natural position of shuffled unit k
             lex = lexicon(texts)
-            ucues = unit_cues(texts, emb, lex)
-            pcues = pair_cues(texts, emb, lex)
+            ucues, pcues = self._cues(texts, emb, lex)
             at = np.argsort(perm)  # at[pos] = shuffled index of the unit at natural position pos
             # follows: every true adjacency, its reverse, and random other pairs
             pos_rows, pos_cols = at[:-1], at[1:]
@@ -313,6 +315,14 @@ class CoherenceModel:
         self.training_ = {"documents": count, **(training or {})}
         return self
 
+    def _cues(self, texts, emb, lex) -> tuple[np.ndarray, np.ndarray]:
+        """Unit and pair cues, with the ablated groups (``ablate``) set to zero."""
+        ucues, pcues = unit_cues(texts, emb, lex), pair_cues(texts, emb, lex)
+        if self.ablate:
+            unit_mask, pair_mask = ablation_masks(list(self.ablate))
+            ucues, pcues = ucues * unit_mask, pcues * pair_mask
+        return ucues, pcues
+
     # --- prediction -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "follows_"):
@@ -331,8 +341,7 @@ class CoherenceModel:
         if n == 0:
             return PairwiseScores(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 3)))
         lex = lexicon(units)
-        ucues = unit_cues(units, emb, lex)
-        pcues = pair_cues(units, emb, lex)
+        ucues, pcues = self._cues(units, emb, lex)
         follows = _pair_matrix(self.follows_, emb, ucues, pcues)
         raw = _pair_matrix(self.precedes_, emb, ucues, pcues)
         precedes = (raw + 1.0 - raw.T) / 2.0
@@ -358,6 +367,7 @@ class CoherenceModel:
             "unit_features": UNIT_DIM,
             "pair_features": PAIR_DIM,
             "params": {k: getattr(self, k) for k in ("hidden", "max_pairs_per_doc", "max_iter", "alpha", "random_state")},
+            "ablate": list(self.ablate),
             "training": self.training_,
             **(extra or {}),
         }

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 """Bumped whenever a feature changes meaning, so that a model trained on older features is refused."""
 
 PRONOUNS = frozenset(
@@ -57,7 +57,7 @@ _QUOTES = "\"“”‘’'«»"
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow)\b", re.I)
 _SAID = re.compile(r"\b(said|says|told|according to|added|stated|announced)\b", re.I)
-_DATELINE = re.compile(r"^[A-Z][A-Z .,'\-]{2,}(\([^)]*\))?\s*[,-–—]|\((Reuters|AP|AFP|CNN)\)")
+_DATELINE = re.compile(r"^[A-Z][A-Z .,'\-]{2,}(\([^)]*\))?\s*[,\-–—]|\((Reuters|AP|AFP|CNN)\)")
 _ANAPHORIC = re.compile(r"\b(the|this|that|these|those|such)\s+(" + "|".join(ANAPHORIC_NOUNS) + r")\b", re.I)
 
 UNIT_CUES = (
@@ -100,6 +100,31 @@ PAIR_CUES = (
     "quote_continues",
 )
 PAIR_DIM = len(PAIR_CUES)
+
+
+FEATURE_GROUPS = {
+    "names": ("full_names", "short_names", "names_introduced", "names_used_short", "shared_names", "intro_ij",
+              "intro_ji"),
+    "openers": ("opens_pronoun", "opens_connective", "opens_quote", "opens_lower", "he_said", "anaphoric_np",
+                "opener_hash"),
+    "quotes_dates_numbers": ("has_said", "has_year", "has_weekday", "numbers", "question", "dateline",
+                             "quote_continues"),
+    "lexical": ("shared_words", "jaccard", "lexical_centrality"),
+    "geometry": ("cosine", "cosine_rank_row", "cosine_rank_col", "centrality", "centrality_rank"),
+}
+"""Cue groups that an ablation can switch off (length cues and the embeddings themselves always stay)."""
+
+
+def ablation_masks(groups: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Column masks (1 keep, 0 drop) of the unit cues, shape (UNIT_DIM,), and pair cues, (PAIR_DIM,)."""
+    unknown = [g for g in groups if g not in FEATURE_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown feature group {unknown[0]!r}; choose from {', '.join(FEATURE_GROUPS)}")
+    dropped = {name for g in groups for name in FEATURE_GROUPS[g]}
+    unit = np.array([name not in dropped for name in UNIT_CUES] + [("opener_hash" not in dropped)] * OPENER_DIM,
+                    dtype=np.float32)
+    pair = np.array([name not in dropped for name in PAIR_CUES], dtype=np.float32)
+    return unit, pair
 
 
 @dataclass(frozen=True)
