@@ -328,8 +328,13 @@ class CoherenceModel:
         if not hasattr(self, "follows_"):
             raise NotFittedError("this CoherenceModel is not fitted yet: call fit() or CoherenceModel.load()")
 
-    def scores(self, units: Sequence[str], embeddings: np.ndarray) -> PairwiseScores:
-        """The three scores for a document's units (in any order), see :class:`PairwiseScores`."""
+    def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
+        """The three scores for a document's units (in any order), see :class:`PairwiseScores`.
+
+        ``skip`` names pair scores ("follows", "precedes") not needed, e.g. because their weight in
+        the objective is 0: they come back as a flat 0.5 and cost nothing. The pair models are the
+        costly part, O(n^2 * d * hidden).
+        """
         self._check_fitted()
         units = list(units)
         emb = np.asarray(embeddings, dtype=np.float32)
@@ -342,8 +347,9 @@ class CoherenceModel:
             return PairwiseScores(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 3)))
         lex = lexicon(units)
         ucues, pcues = self._cues(units, emb, lex)
-        follows = _pair_matrix(self.follows_, emb, ucues, pcues)
-        raw = _pair_matrix(self.precedes_, emb, ucues, pcues)
+        flat = np.full((n, n), 0.5)
+        follows = flat.copy() if "follows" in skip else _pair_matrix(self.follows_, emb, ucues, pcues)
+        raw = flat if "precedes" in skip else _pair_matrix(self.precedes_, emb, ucues, pcues)
         precedes = (raw + 1.0 - raw.T) / 2.0
         np.fill_diagonal(follows, 0.0)
         np.fill_diagonal(precedes, 0.5)

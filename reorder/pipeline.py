@@ -53,7 +53,7 @@ class SimilarityScorer:
 
     embedder_name_ = None
 
-    def scores(self, units: Sequence[str], embeddings: np.ndarray) -> PairwiseScores:
+    def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
         emb = np.asarray(embeddings, dtype=np.float64)
         n = len(units)
         cosine = emb @ emb.T if n else np.zeros((0, 0))
@@ -263,16 +263,21 @@ class Reorderer:
         """Embeddings of the units, shape (n, d); each distinct text is embedded once."""
         return embed_unique(self.embedder_, list(units))
 
-    def pairwise_scores(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> PairwiseScores:
-        """The scorer's follows / precedes / position probabilities for the units."""
+    def pairwise_scores(
+        self, units: Sequence[str], embeddings: np.ndarray | None = None, *, skip: Sequence[str] = ()
+    ) -> PairwiseScores:
+        """The scorer's follows / precedes / position probabilities for the units (``skip``: see
+        :meth:`CoherenceModel.scores`)."""
         units = _check_units(units)
         if embeddings is None:
             embeddings = self.embed(units)
-        return self.scorer.scores(units, embeddings)
+        return self.scorer.scores(units, embeddings, skip=skip)
 
     def objective(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> Objective:
         """The additive objective over orders of ``units`` (see :func:`objective_from_scores`)."""
-        return objective_from_scores(self.pairwise_scores(units, embeddings), self.weights_)
+        weights = self.weights_
+        unused = tuple(name for name in ("follows", "precedes") if weights[name] == 0)
+        return objective_from_scores(self.pairwise_scores(units, embeddings, skip=unused), weights)
 
     def solve(
         self,

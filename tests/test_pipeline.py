@@ -60,7 +60,7 @@ def test_order_restores_a_planted_chain(stand_in):
     from reorder.pipeline import SimilarityScorer
 
     class Chain(SimilarityScorer):
-        def scores(self, units, embeddings):
+        def scores(self, units, embeddings, *, skip=()):
             n = len(units)
             gold = [int(u.split()[1]) for u in units]  # "unit K ..." holds its gold position
             follows = np.full((n, n), 0.01)
