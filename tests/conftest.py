@@ -186,7 +186,7 @@ def check_clean(result) -> None:
 def cli(stand_in_by_name, tiny_model_dir):
     """Run ``reorder ARGS`` in-process over the tiny model and the stand-in embedder.
 
-    ``order`` and ``evaluate`` get ``--model <tiny model>`` unless they name one. Returns click's
+    ``order``, ``evaluate`` and ``batch`` get ``--model <tiny model>`` unless they name one. Returns click's
     Result (``stdout``, ``stderr``, ``stdout_bytes``, ``exit_code``), after checking that no
     exception escaped and no traceback was printed. The CLI reconfigures logging; it is restored.
     """
@@ -201,7 +201,7 @@ def cli(stand_in_by_name, tiny_model_dir):
 
     def run(*args, input=None):
         args = [str(a) for a in args]
-        if args and args[0] in ("order", "evaluate") and "--model" not in args:
+        if args and args[0] in ("order", "evaluate", "batch") and "--model" not in args:
             args += ["--model", str(tiny_model_dir)]
         result = CliRunner().invoke(main, args, input=input)
         check_clean(result)

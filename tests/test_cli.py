@@ -307,3 +307,48 @@ def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
     payload = json.loads(first.stdout)
     assert sorted(payload["permutation"]) == list(range(len(payload["units"])))
     assert "embedder:all-MiniLM-L6-v2" in payload["signature"]
+
+
+def _batch_corpus(tmp_path):
+    corpus = tmp_path / "batch.jsonl"
+    docs = [{"id": f"d{k}", "paragraphs": [f"Item {k} says point {i} about topic{(i * k) % 3}." for i in range(2 + k)]}
+            for k in range(4)]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs) + "\n", encoding="utf-8")
+    return corpus, docs
+
+
+def test_batch_orders_every_document_as_jsonl(cli, tmp_path):
+    corpus, docs = _batch_corpus(tmp_path)
+    result = cli("batch", corpus, "-q")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == [d["id"] for d in docs]
+    for line, doc in zip(lines, docs):
+        assert sorted(line["permutation"]) == list(range(len(doc["paragraphs"])))
+        assert line["optimal"] is True and line["method"] in ("dp", "trivial")
+    out = tmp_path / "out.jsonl"
+    assert cli("batch", corpus, "-o", out, "-q").exit_code == 0
+    assert out.read_text(encoding="utf-8") == result.stdout
+    assert cli("batch", "-", "-q", input=corpus.read_text(encoding="utf-8")).stdout == result.stdout
+
+
+def test_batch_refuses_a_bad_line_in_one_line(cli, tmp_path):
+    corpus = tmp_path / "bad.jsonl"
+    corpus.write_text('{"paragraphs": ["a", "b"]}\n{"paragraphs": 3}\n', encoding="utf-8")
+    result = cli("batch", corpus, "-q")
+    assert result.exit_code == 1
+    # Streaming: the documents before the bad line are already out, whole.
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: line 2: expected an object with a list of strings")
+
+
+@pytest.mark.slow
+def test_batch_workers_give_the_same_results_as_one_process(tmp_path):
+    """Two worker processes (each loading the real models once) answer exactly as one process does."""
+    from reorder.batch import order_jsonl
+
+    corpus, _ = _batch_corpus(tmp_path)
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    params = {"model": None, "embedder": None, "method": "auto", "time_limit": 1.0, "seed": 0, "cache": None}
+    assert list(order_jsonl(lines, params=params, workers=2)) == list(order_jsonl(lines, params=params, workers=1))
