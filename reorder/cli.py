@@ -243,7 +243,7 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
 EVAL_METHODS = ("random", "input", "similarity", "follows", "precedes", "position", "full")
 
 
-def _method_weights(name: str, tuned: dict[str, float]) -> dict[str, float] | None:
+def _method_weights(name: str) -> dict[str, float] | None:
     """Objective weights of an evaluation method that uses one learned score alone (None: all tuned)."""
     if name in ("follows", "precedes", "position"):
         return {k: (1.0 if k == name else 0.0) for k in ("follows", "precedes", "position")}
@@ -286,10 +286,8 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
         if name in ("random", "input"):
             fn, signature = name, f"reorder:{__version__}|method:{name}|seed:{seed}"
         else:
-            base = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed, cache)
-            if name != "similarity":
-                base.weights = _method_weights(name, base.weights_)
-            reorderer = base
+            reorderer = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed,
+                                   cache, weights=_method_weights(name))
 
             def fn(units, reorderer=reorderer):
                 solution = reorderer.solve(units)
