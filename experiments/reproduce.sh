@@ -18,3 +18,4 @@ python experiments/results_table.py \
     --corpus roc-test="$C"/roc-test.jsonl:experiments/models/roc
 python experiments/bench_speed.py
 python experiments/calibrate_scrambled.py "$C"/news-dev.jsonl
+python experiments/ablation.py --train "$C"/news-train-web.jsonl --dev "$C"/news-dev.jsonl
