@@ -28,6 +28,22 @@ TRAIN_CORPUS = REPO.parent / "shared" / "corpora" / "news-train-web.jsonl"
 _WORD = re.compile(r"\w+")
 
 
+BUDGET_ARTICLE = (
+    "Budget approved after long debate\n"
+    "\n"
+    "The city council approved a new budget on Monday after a long debate.\n"
+    "\n"
+    "Share\n"
+    "\n"
+    "The budget includes money for schools and roads, officials said.\n"
+    "\n"
+    "Critics said the plan raised taxes too much for small businesses.\n"
+    "\n"
+    "The mayor will sign the budget next week, her office said.\n"
+)
+"""A short article with a heading and one furniture unit, shared by the CLI and assessment tests."""
+
+
 class HashingEmbedder:
     """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension.
 

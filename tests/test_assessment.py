@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import SEED_TEXT
+from conftest import BUDGET_ARTICLE, SEED_TEXT
 from reorder import assessment
 from reorder.assessment import (
     Assessment,
@@ -27,18 +27,7 @@ from reorder.document import split
 from reorder.errors import InvalidInputError
 from reorder.search import Constraints, Objective, Solution
 
-ARTICLE = (
-    "Budget approved after long debate\n"
-    "\n"
-    "The city council approved a new budget on Monday after a long debate.\n"
-    "\n"
-    "Share\n"
-    "\n"
-    "The budget includes money for schools and roads, officials said.\n"
-    "\n"
-    "Critics said the plan raised taxes too much for small businesses.\n"
-    "\n"
-    "The mayor will sign the budget next week, her office said.\n"
+ARTICLE = BUDGET_ARTICLE + (
     "\n"
     "She said the vote showed the council could still agree on hard choices.\n"
     "\n"

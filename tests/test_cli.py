@@ -15,22 +15,10 @@ from collections import Counter
 
 import pytest
 
-from conftest import REPO, SEED_TEXT
+from conftest import BUDGET_ARTICLE, REPO, SEED_TEXT
 from reorder.document import split
 
-TEXT = (
-    "Budget approved after long debate\n"
-    "\n"
-    "The city council approved a new budget on Monday after a long debate.\n"
-    "\n"
-    "Share\n"
-    "\n"
-    "The budget includes money for schools and roads, officials said.\n"
-    "\n"
-    "Critics said the plan raised taxes too much for small businesses.\n"
-    "\n"
-    "The mayor will sign the budget next week, her office said.\n"
-)
+TEXT = BUDGET_ARTICLE
 
 
 def paragraphs(text: str) -> Counter:
