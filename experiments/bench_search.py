@@ -5,6 +5,7 @@ bound, and Kendall tau to the hidden order. Uses only the public API.
 
     python experiments/bench_search.py               # DP n=12..18, CP-SAT n=20..60, heuristic
     python experiments/bench_search.py --dp-max 20   # include the DP at n = 19, 20 (~300 MB)
+    python experiments/bench_search.py --no-follows  # linear ordering: follows all zero
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import ortools
 from reorder.search import Objective, solve_cpsat, solve_dp, solve_heuristic
 
 
-def planted(n: int, seed: int, noise: float) -> tuple[Objective, list[int]]:
+def planted(
+    n: int, seed: int, noise: float, follows_weight: float = 1.0
+) -> tuple[Objective, list[int]]:
     rng = np.random.default_rng(seed)
     hidden = rng.permutation(n)
     pos = np.empty(n, dtype=int)
@@ -31,7 +34,7 @@ def planted(n: int, seed: int, noise: float) -> tuple[Objective, list[int]]:
     last = rng.normal(0, noise, n)
     first[hidden[0]] += 2.0
     last[hidden[-1]] += 2.0
-    return Objective(follows, precedes, first, last), [int(u) for u in hidden]
+    return Objective(follows_weight * follows, precedes, first, last), [int(u) for u in hidden]
 
 
 def kendall_tau(order: list[int], reference: list[int]) -> float:
@@ -48,16 +51,18 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.5, help="sd of the score noise")
     parser.add_argument("--dp-max", type=int, default=18)
     parser.add_argument("--cpsat-time-limit", type=float, default=10.0)
+    parser.add_argument("--no-follows", action="store_true",
+                        help="zero the follows scores (as the shipped model's tuned weights do)")
     args = parser.parse_args()
     print(
         f"# seed={args.seed} noise={args.noise} numpy={np.__version__} "
         f"ortools={ortools.__version__} python={platform.python_version()} "
-        f"machine={platform.machine()}"
+        f"machine={platform.machine()} follows={'zero' if args.no_follows else 'planted'}"
     )
     print(f"{'solver':<10} {'n':>5} {'seconds':>8} {'optimal':>8} {'gap':>8} {'tau':>6}")
 
     def report(name: str, n: int, run) -> None:
-        objective, hidden = planted(n, args.seed + n, args.noise)
+        objective, hidden = planted(n, args.seed + n, args.noise, 0.0 if args.no_follows else 1.0)
         started = time.perf_counter()
         solution = run(objective)
         seconds = time.perf_counter() - started

@@ -21,7 +21,9 @@ Which solver to use when
 - :func:`solve_cpsat`: OR-Tools CP-SAT; proves optimality of structured instances well beyond
   the DP's reach (planted n = 40: ~1.6 s cold, ~0.6 s from a good hint, on a busy 2-core machine),
   but on noisy scores it rarely proves anything beyond n ~ 20-25 and then only polishes its hint.
-  Builds a model of ``O(n^3)`` clauses (0.2 s at n = 40, ~0.4 s at n = 80).
+  Builds a model of ``O(n^3)`` clauses (0.2 s at n = 40, ~0.4 s at n = 80). Without adjacency
+  scores (``follows`` all zero) it builds a smaller linear ordering model, which proves the
+  shipped model's news-dev objectives of n = 40 in ~0.1 s and of n = 60 in ~0.3-1 s.
 - :func:`solve_heuristic`: beam search, local search (block moves, swaps) and iterated local
   search until ``time_limit``; anytime, no proof; the only choice for hundreds or thousands of
   units.
@@ -36,8 +38,9 @@ Determinism: the same input gives the same output. Ties are broken by a fixed ru
 the lexicographically smallest order of blocks; DP: the lowest-index predecessor). The heuristic
 uses a seeded generator and CP-SAT a fixed seed with one worker, but both are anytime searches
 cut by a wall-clock limit: their output is reproducible when the search ends on its own (local
-optimum reached and no improvement in ``ILS_STALL_KICKS`` kicks; CP-SAT proves optimality)
-before ``time_limit``, and may otherwise depend on the machine's speed.
+optimum reached and no improvement in ``ILS_STALL_KICKS`` kicks, or ``AUTO_ILS_STALL_KICKS``
+before a linear ordering CP-SAT model; CP-SAT proves optimality) before ``time_limit``, and may
+otherwise depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -99,6 +102,11 @@ BLOCK_MOVE_MAX_LEN = 3
 BLOCK_MOVE_MAX_N = 400
 #: Iterated local search stops after this many kicks in a row without improvement.
 ILS_STALL_KICKS = 100
+#: Under ``solve(method="auto")`` and ``k_best``, when the CP-SAT model that takes over is the
+#: linear ordering one (no adjacency scores), the ILS stops after this many: that model proves
+#: news-dev objectives of n <= 60 within the second from the local optimum; the circuit model
+#: needs the ILS's better hint (with 10, 5 of 20 n = 40 answers were worse under the old weights).
+AUTO_ILS_STALL_KICKS = 10
 #: Share of ``time_limit`` that ``solve(method="auto")`` gives the heuristic before CP-SAT.
 AUTO_HEURISTIC_SHARE = 0.3
 
@@ -1005,8 +1013,11 @@ class _LocalSearch:
         return out
 
 
-def _heuristic_order(prob: _Problem, deadline: float, seed: int) -> np.ndarray:
-    """The best block order that the heuristic finds before ``deadline`` (nb >= 2)."""
+def _heuristic_order(
+    prob: _Problem, deadline: float, seed: int, stall_kicks: int = ILS_STALL_KICKS
+) -> np.ndarray:
+    """The best block order that the heuristic finds before ``deadline`` or ``stall_kicks``
+    kicks in a row without improvement (nb >= 2)."""
     starts = [_borda_start(prob)]
     width = BEAM_WIDTH if prob.nb <= BEAM_MAX_N else 1
     beam = _beam_start(prob, width, deadline)
@@ -1020,7 +1031,7 @@ def _heuristic_order(prob: _Problem, deadline: float, seed: int) -> np.ndarray:
     current, current_value = best, best_value
     rng = np.random.default_rng(seed)
     stall = 0
-    while stall < ILS_STALL_KICKS and time.perf_counter() < deadline:
+    while stall < stall_kicks and time.perf_counter() < deadline:
         candidate = search.descend(search.kick(current, rng), deadline)
         value = prob.value(candidate)
         if value > best_value + prob.eps:
@@ -1083,6 +1094,17 @@ def solve_heuristic(
 # --------------------------------------------------------------------------------------------
 
 
+def _linear_ordering(prob: _Problem) -> bool:
+    """Whether no adjacency score between blocks survives CP-SAT's rounding (see _CpsatModel)."""
+    nb = prob.nb
+    return not np.any(np.rint(prob.F[:nb, :nb] * CPSAT_SCALE))
+
+
+def _stall_before_cpsat(prob: _Problem) -> int:
+    """How many fruitless kicks the heuristic may make before CP-SAT takes over."""
+    return AUTO_ILS_STALL_KICKS if _linear_ordering(prob) else ILS_STALL_KICKS
+
+
 @dataclass
 class _CpsatResult:
     order: np.ndarray | None  # block order, None when no solution was found
@@ -1100,6 +1122,15 @@ class _CpsatModel:
     3-cycle transitivity clauses, arc i -> j implying i before j, the first (last) block before
     (after) all others, and betweenness clauses: arc i -> j and i before k imply j before k.
     The objective is the scores times ``CPSAT_SCALE``, rounded to integers.
+
+    When no adjacency score between blocks survives the rounding (``follows`` all zero, as with
+    the shipped model's tuned weights; within-group adjacencies are in ``prob.internal``), the
+    problem is a linear ordering one and the model drops the circuit (``linear``): only the
+    ``x[i, j]`` with their transitivity clauses, plus, where first (last) scores matter and no
+    block is fixed there, a literal ``f[b]`` (``l[b]``) per block, exactly one true, ``f[b]``
+    implying b before every other block (``l[b]``: after). Measured on the shipped model's
+    news-dev objectives, from the heuristic's hint on 2 busy cores: n = 40 built in 0.04 s and
+    proven in 0.04-0.06 s, where the circuit model took 0.15 s and 0.17 s to over 1 s.
     """
 
     def __init__(self, prob: _Problem, hint: np.ndarray | None) -> None:
@@ -1108,7 +1139,6 @@ class _CpsatModel:
         self.cp_model = cp_model
         self.prob = prob
         nb = prob.nb
-        dummy = nb
         model = cp_model.CpModel()
         self.model = model
         Fi = np.rint(prob.F * CPSAT_SCALE).astype(np.int64)
@@ -1116,32 +1146,41 @@ class _CpsatModel:
         if max(np.abs(Fi).max(), np.abs(Pi).max()) * (nb + 1) ** 2 > 2**60:
             raise InvalidInputError("scores are too large for CP-SAT's integer objective")
 
-        arcs: dict[tuple[int, int], Any] = {}
+        self.arcs: dict[tuple[int, int], Any] = {}
+        self.x: dict[tuple[int, int], Any] = {}
+        self.ends: dict[str, dict[int, Any]] = {"first": {}, "last": {}}
+        self.linear = _linear_ordering(prob)
+        if self.linear:
+            terms, coefs, offset = self._linear_model(Fi, Pi)
+        else:
+            terms, coefs, offset = self._circuit(Fi, Pi, hint)
+        model.maximize(cp_model.LinearExpr.weighted_sum(terms, coefs) + offset)
+        # Each value rounds 1 + (nb - 1) + 1 adjacency/end terms and C(nb, 2) pair terms.
+        self.tolerance = (nb + 1 + nb * (nb - 1) / 2) * 0.5 / CPSAT_SCALE
+        if hint is not None:
+            self.set_hint(hint)
+
+    def _circuit(
+        self, Fi: np.ndarray, Pi: np.ndarray, hint: np.ndarray | None
+    ) -> tuple[list[Any], list[int], int]:
+        """Arc literals under ``AddCircuit``, precedence literals linked to them when precedence
+        matters; the objective's terms, coefficients and constant."""
+        prob, model, nb = self.prob, self.model, self.prob.nb
+        dummy = nb
+        arcs = self.arcs
         for i in range(nb + 1):
             for j in range(nb + 1):
                 if i != j:
                     arcs[i, j] = model.new_bool_var("")
-        self.arcs = arcs
         model.add_circuit([(i, j, lit) for (i, j), lit in arcs.items()])
         terms = list(arcs.values())
         coefs = [int(Fi[i, j]) for (i, j) in arcs]
         offset = 0
-
-        use_precedence = bool(prob.edges) or bool(np.any(Pi))
-        self.x: dict[tuple[int, int], Any] = {}
-        if use_precedence:
-            x = {}
-            for i in range(nb):
-                for j in range(i + 1, nb):
-                    x[i, j] = model.new_bool_var("")
-                    x[j, i] = x[i, j].Not()
-                    terms.append(x[i, j])
-                    coefs.append(int(Pi[i, j] - Pi[j, i]))
-                    offset += int(Pi[j, i])
-            self.x = x
-            for i, j, k in itertools.combinations(range(nb), 3):
-                model.add_bool_or([x[j, i], x[k, j], x[i, k]])  # not (i<j and j<k) or i<k
-                model.add_bool_or([x[i, j], x[j, k], x[k, i]])  # not (j<i and k<j) or k<i
+        if prob.edges or np.any(Pi):
+            more_terms, more_coefs, offset = self._precedence(Pi)
+            terms += more_terms
+            coefs += more_coefs
+            x = self.x
             for i in range(nb):
                 for j in range(nb):
                     if i != j:
@@ -1153,17 +1192,59 @@ class _CpsatModel:
                 for k in range(nb):
                     if k != i and k != j:
                         model.add_bool_or([a.Not(), x[k, i], x[j, k]])
-            for a, b in prob.edges:
-                model.add_bool_or([x[a, b]])
         if prob.first_block is not None:
             model.add_bool_or([arcs[dummy, prob.first_block]])
         if prob.last_block is not None:
             model.add_bool_or([arcs[prob.last_block, dummy]])
-        model.maximize(cp_model.LinearExpr.weighted_sum(terms, coefs) + offset)
-        # Each value rounds 1 + (nb - 1) + 1 adjacency/end terms and C(nb, 2) pair terms.
-        self.tolerance = (nb + 1 + nb * (nb - 1) / 2) * 0.5 / CPSAT_SCALE
-        if hint is not None:
-            self.set_hint(hint)
+        return terms, coefs, offset
+
+    def _precedence(self, Pi: np.ndarray) -> tuple[list[Any], list[int], int]:
+        """The literals ``x[i, j]`` with transitivity and ``before`` clauses; the objective's
+        precedence terms (literals, coefficients) and constant."""
+        model, nb = self.model, self.prob.nb
+        x: dict[tuple[int, int], Any] = {}
+        terms, coefs, offset = [], [], 0
+        for i in range(nb):
+            for j in range(i + 1, nb):
+                x[i, j] = model.new_bool_var("")
+                x[j, i] = x[i, j].Not()
+                terms.append(x[i, j])
+                coefs.append(int(Pi[i, j] - Pi[j, i]))
+                offset += int(Pi[j, i])
+        self.x = x
+        for i, j, k in itertools.combinations(range(nb), 3):
+            model.add_bool_or([x[j, i], x[k, j], x[i, k]])  # not (i<j and j<k) or i<k
+            model.add_bool_or([x[i, j], x[j, k], x[k, i]])  # not (j<i and k<j) or k<i
+        for a, b in self.prob.edges:
+            model.add_bool_or([x[a, b]])
+        return terms, coefs, offset
+
+    def _linear_model(self, Fi: np.ndarray, Pi: np.ndarray) -> tuple[list[Any], list[int], int]:
+        """The linear ordering model (no adjacency scores, see the class docstring); the
+        objective's terms, coefficients and constant."""
+        prob, model, nb = self.prob, self.model, self.prob.nb
+        dummy = nb
+        terms, coefs, offset = self._precedence(Pi)
+        x = self.x
+        for end, fixed, scores in (
+            ("first", prob.first_block, Fi[dummy, :nb]),
+            ("last", prob.last_block, Fi[:nb, dummy]),
+        ):
+            if fixed is not None:  # prob.edges already put it before (after) every other block
+                offset += int(scores[fixed])
+                continue
+            if not np.any(scores):
+                continue
+            lits = {b: model.new_bool_var("") for b in range(nb)}
+            model.add_exactly_one(lits.values())
+            for b, lit in lits.items():
+                for c in range(nb):
+                    if c != b:
+                        model.add_implication(lit, x[b, c] if end == "first" else x[c, b])
+                terms.append(lit)
+                coefs.append(int(scores[b]))
+            self.ends[end] = lits
+        return terms, coefs, offset
 
     def _betweenness_arcs(self, Fi: np.ndarray, hint: np.ndarray | None) -> list[tuple[int, int]]:
         nb = self.prob.nb
@@ -1186,6 +1267,9 @@ class _CpsatModel:
         on = set(zip(ring[:-1], ring[1:]))
         for key, lit in self.arcs.items():
             model.add_hint(lit, key in on)
+        for end, b in (("first", int(block_order[0])), ("last", int(block_order[-1]))):
+            for c, lit in self.ends[end].items():  # empty unless self.linear
+                model.add_hint(lit, c == b)
         if self.x:
             pos = np.empty(nb, dtype=np.intp)
             pos[block_order] = np.arange(nb)
@@ -1196,6 +1280,10 @@ class _CpsatModel:
     def exclude(self, block_order: np.ndarray) -> None:
         """No-good cut: forbid exactly this order (at least one of its arcs must go)."""
         nb = self.prob.nb
+        if self.linear:  # an order is fixed by its neighbours' precedences: flip one of them
+            pairs = zip(map(int, block_order[:-1]), map(int, block_order[1:]))
+            self.model.add_bool_or([self.x[j, i] for i, j in pairs])
+            return
         ring = [nb, *map(int, block_order), nb]
         self.model.add_bool_or([self.arcs[i, j].Not() for i, j in zip(ring[:-1], ring[1:])])
 
@@ -1214,7 +1302,15 @@ class _CpsatModel:
         if status == cp_model.MODEL_INVALID:
             raise ReorderError(f"CP-SAT rejected the model: {self.model.validate()}")
         order = None
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and self.linear:
+            nb = self.prob.nb
+            before = np.zeros((nb, nb), dtype=bool)
+            for (i, j), lit in self.x.items():
+                if i < j:
+                    before[i, j] = solver.boolean_value(lit)
+                    before[j, i] = not before[i, j]
+            order = np.argsort(before.sum(axis=0), kind="stable")  # by number of predecessors
+        elif status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             successor = {i: j for (i, j), lit in self.arcs.items() if solver.boolean_value(lit)}
             sequence = []
             node = successor[self.prob.nb]
@@ -1254,7 +1350,8 @@ def solve_cpsat(
     time_limit: float = 1.0,
     hint: Sequence[int] | None = None,
 ) -> Solution:
-    """OR-Tools CP-SAT on a circuit + precedence model; proves optimality when it can.
+    """OR-Tools CP-SAT on a circuit + precedence model (a linear ordering model when there are no
+    adjacency scores); proves optimality when it can.
 
     The model is described in ``_CpsatModel``; it is solved with one worker and
     ``linearization_level=2`` (NOTES: these settings prove in 0.05 s what the defaults cannot in
@@ -1315,7 +1412,9 @@ def solve(
     """Find a best order with the named method (see the module docstring for which when).
 
     ``method="auto"``: n <= 1 is trivial; up to ``AUTO_DP_MAX_N`` blocks the exact DP; otherwise
-    the heuristic for ``AUTO_HEURISTIC_SHARE`` of ``time_limit`` and then, up to
+    the heuristic for ``AUTO_HEURISTIC_SHARE`` of ``time_limit`` (less when its iterated local
+    search stalls: ``ILS_STALL_KICKS`` fruitless kicks, ``AUTO_ILS_STALL_KICKS`` when CP-SAT's
+    model is the linear ordering one) and then, up to
     ``CPSAT_AUTO_MAX_N`` blocks, CP-SAT warm-started with the heuristic's order for the rest of
     it (at least a quarter of the remaining share, whatever the model took to build). The better
     order of the two is returned with CP-SAT's ``optimal`` and ``bound`` (``method`` is
@@ -1367,7 +1466,9 @@ def solve(
     if prob.nb > CPSAT_AUTO_MAX_N:
         order = _heuristic_order(prob, started + time_limit, seed)
         return _solution(objective, prob, order, optimal=False, bound=None, method="heuristic")
-    heuristic = _heuristic_order(prob, started + AUTO_HEURISTIC_SHARE * time_limit, seed)
+    heuristic = _heuristic_order(
+        prob, started + AUTO_HEURISTIC_SHARE * time_limit, seed, _stall_before_cpsat(prob)
+    )
     model = _CpsatModel(prob, heuristic)
     remaining = time_limit - (time.perf_counter() - started)
     result = model.solve(max(remaining, (1 - AUTO_HEURISTIC_SHARE) * time_limit / 4))
@@ -1454,8 +1555,11 @@ def k_best(
         ]
 
     deadline = started + time_limit
-    share = AUTO_HEURISTIC_SHARE if nb <= CPSAT_AUTO_MAX_N else 0.5
-    best = _heuristic_order(prob, started + share * time_limit, seed=0)
+    if nb <= CPSAT_AUTO_MAX_N:
+        share, stall = AUTO_HEURISTIC_SHARE, _stall_before_cpsat(prob)
+    else:
+        share, stall = 0.5, ILS_STALL_KICKS
+    best = _heuristic_order(prob, started + share * time_limit, 0, stall)
     search = _LocalSearch(prob)
     found: list[Solution] = []
     seen: set[bytes] = set()

@@ -323,6 +323,148 @@ def test_dp_matches_cpsat_beyond_brute_force() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Linear ordering: no adjacency scores (the shipped model's follows weight is 0)
+# --------------------------------------------------------------------------------------------
+
+
+def linear_objective(n: int, seed: int, follows: Callable | None = None) -> Objective:
+    """A random objective whose follows matrix is zero (or ``follows(n)``)."""
+    rng = np.random.default_rng(seed)
+    return Objective(
+        np.zeros((n, n)) if follows is None else follows(n),
+        rng.normal(size=(n, n)),
+        rng.normal(size=n),
+        rng.normal(size=n),
+    )
+
+
+LINEAR_CONSTRAINTS = [
+    None,
+    Constraints(first=2),
+    Constraints(last=1, before=((3, 0),)),
+    Constraints(first=0, last=1),
+    Constraints(groups=((4, 2), (0, 3)), before=((1, 4),)),
+    Constraints(groups=((5, 1, 3),), last=3, before=((0, 2),)),
+]
+
+
+def test_linear_ordering_model_chosen_only_without_adjacency_scores() -> None:
+    def linear(objective: Objective, constraints: Constraints | None = None) -> bool:
+        _, prob = search._problem(objective, constraints)
+        return search._CpsatModel(prob, None).linear
+
+    assert linear(linear_objective(6, 0))
+    assert not linear(random_objective(6, 0))
+    # adjacency scores inside groups are constant once the groups are contracted
+    def links(n: int) -> np.ndarray:
+        follows = np.zeros((n, n))
+        follows[[0, 2, 3], [1, 3, 4]] = 3.0  # 0 -> 1, 2 -> 3 -> 4
+        return follows
+
+    assert not linear(linear_objective(6, 0, links))
+    grouped = Constraints(groups=((0, 1), (2, 3, 4)))
+    assert linear(linear_objective(6, 0, links), grouped)
+    assert not linear(linear_objective(6, 0, links), Constraints(groups=((0, 1), (3, 4))))
+    solution = solve_cpsat(linear_objective(6, 0, links), grouped)
+    assert solution.optimal
+    expected = all_orders(linear_objective(6, 0, links), grouped)[0][0]
+    assert expected - rounding_tolerance(6) <= solution.value <= expected + 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 8),
+    seed=st.integers(0, 2**32 - 1),
+    which=st.integers(0, len(LINEAR_CONSTRAINTS) - 1),
+)
+def test_linear_ordering_matches_brute_force(n: int, seed: int, which: int) -> None:
+    objective = linear_objective(n, seed)
+    constraints = LINEAR_CONSTRAINTS[which]
+    if constraints is not None:
+        try:
+            constraints.check(n)
+        except InvalidInputError:
+            constraints = None  # refers to units beyond n
+    expected = all_orders(objective, constraints)[0][0]
+    assert solve_brute_force(objective, constraints).value == pytest.approx(expected, abs=1e-9)
+    solution = solve_cpsat(objective, constraints, time_limit=5.0)
+    assert_permutation(solution.order, n)
+    assert (constraints or Constraints()).satisfied_by(solution.order)
+    assert solution.optimal and solution.bound == solution.value
+    assert expected - rounding_tolerance(n) <= solution.value <= expected + 1e-9
+
+
+@pytest.mark.parametrize("n", [12, 13, 14])
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        None,
+        Constraints(first=5, last=7, before=((3, 1), (11, 0))),
+        Constraints(groups=((9, 2, 4), (1, 0)), before=((10, 9),), last=6),
+    ],
+)
+def test_linear_ordering_matches_dp(
+    monkeypatch: pytest.MonkeyPatch, n: int, constraints: Constraints | None
+) -> None:
+    objective = linear_objective(n, 100 + n)
+    dp = solve_dp(objective, constraints)
+    cp = solve_cpsat(objective, constraints, time_limit=10.0)
+    assert cp.optimal and cp.bound == cp.value
+    assert (constraints or Constraints()).satisfied_by(cp.order)
+    assert dp.value - rounding_tolerance(n) <= cp.value <= dp.value + 1e-9
+    # auto beyond the DP: heuristic (stopping early on a stall) and then this CP-SAT model
+    monkeypatch.setattr(search, "AUTO_DP_MAX_N", 0)
+    auto = solve(objective, constraints, time_limit=2.0)
+    assert auto.method in ("cpsat", "heuristic+cpsat")
+    assert auto.optimal and auto.bound == auto.value
+    assert (constraints or Constraints()).satisfied_by(auto.order)
+    assert dp.value - rounding_tolerance(n) <= auto.value <= dp.value + 1e-9
+
+
+def test_linear_ordering_bound_holds_when_cut_short() -> None:
+    objective = linear_objective(14, 7)
+    best = solve_dp(objective).value
+    for time_limit in (1e-4, 1e-3, 1e-2, 5.0):
+        solution = solve_cpsat(objective, time_limit=time_limit)
+        assert solution.value <= best + 1e-9
+        if solution.optimal:
+            assert solution.value >= best - rounding_tolerance(14)
+        if solution.bound is not None:
+            assert solution.bound >= best - 1e-9
+
+
+@pytest.mark.parametrize("constraints", LINEAR_CONSTRAINTS)
+def test_linear_ordering_objective_is_the_value(constraints: Constraints | None) -> None:
+    # CP-SAT's own objective (its bound once proven) is the order's value up to rounding,
+    # constant terms of fixed first/last blocks and groups included
+    objective = linear_objective(9, 3)
+    _, prob = search._problem(objective, constraints)
+    model = search._CpsatModel(prob, None)
+    assert model.linear
+    result = model.solve(5.0)
+    assert result.optimal
+    cpsat_value = result.bound - model.tolerance
+    assert abs(cpsat_value - prob.value(result.order)) <= model.tolerance
+    solution = solve_cpsat(objective, constraints)
+    assert solution.value == pytest.approx(prob.value(result.order) + prob.internal, abs=1e-9)
+
+
+@pytest.mark.parametrize("constraints", [None, Constraints(before=((1, 0),), groups=((2, 3),))])
+def test_k_best_linear_ordering(
+    monkeypatch: pytest.MonkeyPatch, constraints: Constraints | None
+) -> None:
+    monkeypatch.setattr(search, "BRUTE_FORCE_MAX_N", 0)
+    monkeypatch.setattr(search, "KBEST_DP_MAX_STATES", 0)
+    objective = linear_objective(7, 21)
+    solutions = k_best(objective, 6, constraints, time_limit=2.0)
+    for s in solutions:
+        assert (constraints or Constraints()).satisfied_by(s.order)
+    assert_k_best(solutions, all_orders(objective, constraints), 6, exact=True)
+    everything = k_best(linear_objective(3, 2), 10)  # the no-good cuts exhaust all 6 orders
+    assert_k_best(everything, all_orders(linear_objective(3, 2)), 10, exact=True)
+
+
+# --------------------------------------------------------------------------------------------
 # Planted instances: recover the hidden order
 # --------------------------------------------------------------------------------------------
 
