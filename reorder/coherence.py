@@ -33,6 +33,7 @@ from .features import (
     lexicon,
     pair_cues,
     unit_cues,
+    unit_features,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ MODEL_FORMAT = 1
 HELD_OUT_SHARE = 0.1
 """Share of training documents held out to decide when to stop training."""
 POSITION_CLASSES = ("first", "middle", "last")
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -295,7 +295,7 @@ class CoherenceModel:
             px.append(_pair_rows(emb, ucues, pcues, i, j))
             py.append((gold[i] < gold[j]).astype(np.int8))
             # position: first / middle / last
-            ux.append(np.hstack([ucues, emb]))
+            ux.append(unit_features(texts, emb, cues=ucues))
             uy.append(np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8))
             held = rng.random() < HELD_OUT_SHARE
             for rows_list, held_list in ((fy, fh), (py, ph), (uy, uh)):
@@ -353,7 +353,7 @@ class CoherenceModel:
         precedes = (raw + 1.0 - raw.T) / 2.0
         np.fill_diagonal(follows, 0.0)
         np.fill_diagonal(precedes, 0.5)
-        position = self.position_.predict(np.hstack([ucues, emb]))
+        position = self.position_.predict(unit_features(units, emb, cues=ucues))
         return PairwiseScores(follows=follows, precedes=precedes, position=np.asarray(position, dtype=np.float64))
 
     # --- persistence ----------------------------------------------------------------------------
