@@ -190,13 +190,23 @@ def lexicon(texts: Sequence[str]) -> Lexicon:
     return Lexicon(words=words, full=full, short=short, vocabulary=tuple(vocab), names=tuple(names))
 
 
+def _ranks(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """0-based ranks along ``axis``, tied values sharing their average rank.
+
+    A plain double argsort would break ties by the units' input order, which leaks that order into
+    the features (ties are common with duplicate units or equal lengths); without ties the two agree.
+    """
+    from scipy.stats import rankdata
+
+    return rankdata(values, method="average", axis=axis) - 1.0
+
+
 def _rank01(values: np.ndarray) -> np.ndarray:
     """Rank of each value within its array scaled to [0, 1] (0.5 for a single value)."""
     n = len(values)
     if n < 2:
         return np.full(n, 0.5)
-    order = np.argsort(np.argsort(values, kind="stable"), kind="stable")
-    return order / (n - 1)
+    return _ranks(values) / (n - 1)
 
 
 def opener_hash(text: str) -> np.ndarray:
@@ -286,8 +296,8 @@ def pair_cues(texts: Sequence[str], embeddings: np.ndarray, lex: Lexicon | None 
     emb = np.asarray(embeddings, dtype=np.float32)
     cosine = emb @ emb.T
     np.fill_diagonal(cosine, -1.0)
-    row_rank = np.argsort(np.argsort(-cosine, axis=1), axis=1) / max(n - 1, 1)
-    col_rank = np.argsort(np.argsort(-cosine, axis=0), axis=0) / max(n - 1, 1)
+    row_rank = _ranks(-cosine, axis=1) / max(n - 1, 1)
+    col_rank = _ranks(-cosine, axis=0) / max(n - 1, 1)
     shared = lex.words @ lex.words.T
     sizes = lex.words.sum(axis=1)
     union = sizes[:, None] + sizes[None, :] - shared
