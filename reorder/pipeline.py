@@ -2,8 +2,9 @@
 
     text --(document: units, roles)--> embeddings --(coherence: scores)--> objective --(search)--> order
 
-``Reorderer()`` with no arguments uses the shipped defaults: the packaged all-MiniLM-L6-v2 embedder
-and the news model shipped inside the package.
+``Reorderer()`` with no arguments uses the shipped news model and the embedder it was trained with:
+"news" (all-mpnet-base-v2 embeddings) when the mpnet packages are installed, else "news-minilm"
+(all-MiniLM-L6-v2, a hard dependency), with a warning that says how to get the better one.
 """
 
 from __future__ import annotations
@@ -19,14 +20,27 @@ import numpy as np
 from . import __version__
 from .coherence import CoherenceModel, PairwiseScores
 from .document import FURNITURE_OPTIONS, UNIT_KINDS, arrange, detect_roles, split
-from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, embed_unique
+from .embedding import DEFAULT_MODEL as DEFAULT_EMBEDDER
+from .embedding import (
+    MPNET_INSTALL,
+    PACKAGED_MODELS,
+    CachedEmbedder,
+    Embedder,
+    SentenceTransformerEmbedder,
+    embed_unique,
+    mpnet_available,
+)
 from .errors import InvalidInputError, ModelError
 from .search import Constraints, Objective, Solution, k_best, solve
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "news"
-"""The coherence model shipped with the package (trained on ../shared/corpora/news-train*.jsonl)."""
+MODELS_DIR = Path(__file__).parent / "models"
+SHIPPED_MODELS = ("news", "news-minilm")
+"""Coherence models shipped inside the package (trained on ../shared/corpora/news-train*.jsonl): "news"
+on all-mpnet-base-v2 embeddings, "news-minilm" on all-MiniLM-L6-v2 (faster, less accurate)."""
+DEFAULT_MODEL_DIR = MODELS_DIR / "news"
+FALLBACK_MODEL_DIR = MODELS_DIR / "news-minilm"
 
 SIMILARITY = "similarity"
 """Model name of the unsupervised scorer: embedding similarity only, no learned direction."""
@@ -130,11 +144,14 @@ class Reorderer:
     Parameters
     ----------
     model : str, Path, CoherenceModel or None
-        ``None`` for the shipped news model; a model directory written by ``reorder train``; a fitted
-        :class:`CoherenceModel`; or ``"similarity"`` for the unsupervised embedding-similarity scorer.
+        ``None`` for the shipped news model ("news" on all-mpnet-base-v2, or "news-minilm" when the
+        mpnet packages are missing or the embedder is all-MiniLM-L6-v2); a shipped model's name; a
+        model directory written by ``reorder train``; a fitted :class:`CoherenceModel`; or
+        ``"similarity"`` for the unsupervised embedding-similarity scorer.
     embedder : str, Embedder or None
-        ``None`` for the packaged all-MiniLM-L6-v2; a local model directory or hub name; or any object
-        with ``name`` and ``encode(list[str]) -> ndarray``.
+        ``None`` for the embedder the coherence model was trained with when it is one of the packaged
+        models (all-mpnet-base-v2, all-MiniLM-L6-v2), else all-MiniLM-L6-v2; a local model directory
+        or hub name; or any object with ``name`` and ``encode(list[str]) -> ndarray``.
     method : {"auto", "dp", "cpsat", "heuristic", "brute-force"}
         The search (see :mod:`reorder.search`); "auto" is exact where a proof is cheap.
     time_limit : float
@@ -202,16 +219,43 @@ class Reorderer:
             elif model == SIMILARITY:
                 self._scorer, self._meta = SimilarityScorer(), {"name": SIMILARITY}
             else:
-                directory = DEFAULT_MODEL_DIR if model is None else Path(model)
-                if model is None and not directory.is_dir():
-                    raise ModelError(f"the shipped model is missing from {directory}; reinstall reorder")
+                directory = self._model_directory()
                 self._scorer, self._meta = CoherenceModel.load(directory)
         return self._scorer
+
+    def _model_directory(self) -> Path:
+        """The directory of the coherence model named by ``model`` (a shipped name or a path)."""
+        model = self.model
+        if model is None:
+            embedder = self.embedder
+            name = getattr(embedder, "name", None) if embedder is not None and not isinstance(
+                embedder, (str, os.PathLike)) else embedder
+            if name is not None and str(name).removeprefix("sentence-transformers/") == DEFAULT_EMBEDDER:
+                return self._shipped(FALLBACK_MODEL_DIR)  # asked for MiniLM: its model
+            if name is None and not mpnet_available():
+                logger.warning(
+                    "the all-mpnet-base-v2 packages are not installed: using the faster, less accurate "
+                    "news-minilm model; for the default one run `%s`", MPNET_INSTALL)
+                return self._shipped(FALLBACK_MODEL_DIR)
+            return self._shipped(DEFAULT_MODEL_DIR)
+        if str(model) in SHIPPED_MODELS and not Path(model).exists():
+            return self._shipped(MODELS_DIR / str(model))
+        return Path(model)
+
+    @staticmethod
+    def _shipped(directory: Path) -> Path:
+        if not directory.is_dir():
+            raise ModelError(f"the shipped model is missing from {directory}; reinstall reorder")
+        return directory
 
     def _built_embedder(self) -> Embedder:
         """The embedder named by ``embedder`` (wrapped in the disk cache if asked), built once."""
         if self._embedder is None:
             embedder = self.embedder
+            if embedder is None:
+                # The embedder the coherence model was trained with, when it is one that works offline.
+                trained_with = getattr(self.scorer, "embedder_name_", None)
+                embedder = trained_with if trained_with in PACKAGED_MODELS else None
             if embedder is None or isinstance(embedder, (str, os.PathLike)):
                 embedder = SentenceTransformerEmbedder(None if embedder is None else str(embedder))
             if self.cache is not None:

@@ -2,7 +2,7 @@
 
 Fast tests use :class:`HashingEmbedder` (no torch) and ``tiny_model`` (fitted once per session on a
 few dozen short documents). Tests marked ``slow`` share one real :class:`~reorder.pipeline.Reorderer`
-(the shipped news model and the packaged all-MiniLM-L6-v2), loaded once per session.
+(the shipped news model and the packaged all-mpnet-base-v2 it was trained with), loaded once per session.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def stand_in_by_name(monkeypatch, stand_in):
 
 @pytest.fixture(scope="session")
 def real_reorderer():
-    """The shipped defaults (news model, packaged MiniLM), embedder loaded once per session."""
+    """The shipped defaults (news model, packaged mpnet), embedder loaded once per session."""
     from reorder.pipeline import Reorderer
 
     reorderer = Reorderer()

@@ -264,7 +264,7 @@ def test_train_writes_a_model_that_order_can_use(cli, tmp_path, monkeypatch, sta
 
 @pytest.mark.slow
 def test_real_cli_end_to_end_on_the_seed(tmp_path):
-    """The installed entry point, the shipped model and MiniLM, in a fresh process."""
+    """The installed entry point, the shipped model and its embedder, in a fresh process."""
     env = {**os.environ, "REORDER_CACHE": str(tmp_path / "cache.sqlite")}
     proc = subprocess.run(
         [sys.executable, "-m", "reorder", "order", str(SEED_TEXT)],
@@ -283,7 +283,7 @@ def test_real_cli_end_to_end_on_the_seed(tmp_path):
 
 @pytest.mark.slow
 def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
-    """In-process, sharing the session's MiniLM: two runs give the same bytes."""
+    """In-process, sharing the session's embedder: two runs give the same bytes."""
     import reorder.pipeline
 
     monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: real_reorderer.embedder_)
@@ -294,7 +294,7 @@ def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
     assert first.stdout_bytes == second.stdout_bytes
     payload = json.loads(first.stdout)
     assert sorted(payload["permutation"]) == list(range(len(payload["units"])))
-    assert "embedder:all-MiniLM-L6-v2" in payload["signature"]
+    assert "model:news|embedder:all-mpnet-base-v2" in payload["signature"]
 
 
 def _batch_corpus(tmp_path):
@@ -333,10 +333,18 @@ def test_batch_refuses_a_bad_line_in_one_line(cli, tmp_path):
 
 @pytest.mark.slow
 def test_batch_workers_give_the_same_results_as_one_process(tmp_path):
-    """Two worker processes (each loading the real models once) answer exactly as one process does."""
+    """Two worker processes (each loading the real models once) give the orders one process gives.
+
+    The objective values agree to float rounding only: each worker runs torch on fewer threads, which
+    sums the embeddings' dot products in another order (differences of about 1e-6).
+    """
     from reorder.batch import order_jsonl
 
     corpus, _ = _batch_corpus(tmp_path)
     lines = corpus.read_text(encoding="utf-8").splitlines()
     params = {"model": None, "embedder": None, "method": "auto", "time_limit": 1.0, "seed": 0, "cache": None}
-    assert list(order_jsonl(lines, params=params, workers=2)) == list(order_jsonl(lines, params=params, workers=1))
+    two = list(order_jsonl(lines, params=params, workers=2))
+    one = list(order_jsonl(lines, params=params, workers=1))
+    assert [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in two] == \
+        [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in one]
+    assert [r["objective"] for r in two] == pytest.approx([r["objective"] for r in one], rel=1e-5, abs=1e-5)

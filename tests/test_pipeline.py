@@ -249,4 +249,4 @@ def test_real_model_reorder_text_on_the_seed(real_reorderer, seed_text):
     assert Counter(split(result.text).units) == Counter(units)
     first = next(units[i] for i in result.permutation if result.roles[i] != "furniture")
     assert first.startswith("Moscow says")
-    assert "model:news" in result.signature and "embedder:all-MiniLM-L6-v2" in result.signature
+    assert "model:news|embedder:all-mpnet-base-v2" in result.signature

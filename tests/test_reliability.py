@@ -200,7 +200,7 @@ def test_a_100kb_paragraph_is_handled(cli, tmp_path):
 
 @pytest.mark.slow
 def test_a_100kb_paragraph_with_the_real_model(real_reorderer):
-    """MiniLM reads 256 tokens at most: the long unit is truncated for embedding, kept whole in the output."""
+    """The embedder reads a few hundred tokens at most: the long unit is truncated for embedding, kept whole in the output."""
     huge = " ".join(f"Sentence {i} of a very long report on the talks in Geneva." for i in range(1800))
     assert len(huge) > 100_000
     text = f"Talks resume in Geneva\n\nDiplomats met on Monday.\n\n{huge}\n\nThe talks end on Friday.\n"
