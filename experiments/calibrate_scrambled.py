@@ -6,15 +6,16 @@ assessed exactly as ``reorder score`` assesses a text: page furniture and headin
 (``reorder.document.detect_roles``), then ``Reorderer.assess`` on the content paragraphs in that
 order. Then:
 
-- for each candidate statistic (the gap ratio that ``assess`` uses, the p-value, the z-score), the
-  threshold with the largest margin to both targets (originals flagged <= 10%, shuffled >= 90%),
-  and the shares flagged at that threshold, overall, per length bucket and in two folds (threshold
-  chosen on one half, measured on the other);
-- with ``--must-flag FILE`` (the seed article, which must be called scrambled): that text's gap
-  ratio as ``reorder score`` computes it, and the *recommended* gap-ratio threshold: the
-  largest-margin one, or, if that would not flag the file, the largest multiple of 0.05 below the
-  file's gap ratio, with the shares it flags;
-- the shares flagged at the module's current ``SCRAMBLED_GAP_RATIO``;
+- for each candidate statistic (the ``order_z`` that ``assess`` uses, its two parts ``z_follows`` and
+  ``z_precedes``, the gap ratio, the p-value, the z-score of the weighted objective), the threshold
+  with the largest margin to both targets (originals flagged <= 10%, shuffled >= 90%), and the
+  shares flagged at that threshold, overall, per length bucket and in two folds (threshold chosen on
+  one half, measured on the other);
+- with ``--must-flag FILE`` (the seed article, which must be called scrambled): that text's
+  ``order_z`` as ``reorder score`` computes it, and the *recommended* threshold: the largest-margin
+  one, or, if that would not flag the file, the smallest multiple of 0.05 above the file's
+  ``order_z``, with the shares it flags;
+- the shares flagged at the module's current ``SCRAMBLED_Z``;
 - for the weak flag, the follows probability below which 10% of the true transitions fall, and the
   share of the shuffled documents' transitions (true adjacencies left out) below it.
 
@@ -52,7 +53,8 @@ WEAK_SHARE = 0.10  # share of true transitions the weak threshold flags
 BUCKETS = ((6, 10), (11, 20), (21, None))
 
 # statistic -> (column, direction): +1 flags values above the threshold, -1 below it.
-STATISTICS = {"gap_ratio": ("gap_ratio", +1), "p_value": ("p_value", +1), "z": ("z", -1)}
+STATISTICS = {"order_z": ("order_z", -1), "z_follows": ("z_follows", -1), "z_precedes": ("z_precedes", -1),
+              "gap_ratio": ("gap_ratio", +1), "p_value": ("p_value", +1), "z": ("z", -1)}
 
 
 def flagged(values: np.ndarray, threshold: float, direction: int) -> np.ndarray:
@@ -131,7 +133,8 @@ def main() -> None:
                 "id": doc_id, "n": n, "kind": kind, "value": result.value, "best_value": result.best_value,
                 "best_optimal": result.best_optimal, "random_mean": result.random_mean,
                 "random_std": result.random_std, "p_value": result.p_value, "gap_ratio": result.gap_ratio,
-                "z": z, "score": result.score, "scrambled": result.scrambled,
+                "z": z, "order_z": result.order_z, "z_follows": result.z_follows, "z_precedes": result.z_precedes,
+                "score": result.score, "scrambled": result.scrambled,
             })
             for t in result.transitions:
                 if kind == "original":
@@ -152,8 +155,8 @@ def main() -> None:
         "targets": {"original_flagged_at_most": ORIGINAL_TARGET, "shuffled_flagged_at_least": SHUFFLED_TARGET},
         "best_found_proven_optimal": float(np.mean([r["best_optimal"] for r in rows])),
         "current": {
-            "SCRAMBLED_GAP_RATIO": assessment.SCRAMBLED_GAP_RATIO,
-            **report(rows, "gap_ratio", assessment.SCRAMBLED_GAP_RATIO, +1),
+            "SCRAMBLED_Z": assessment.SCRAMBLED_Z,
+            **report(rows, "order_z", assessment.SCRAMBLED_Z, -1),
         },
         "statistics": {},
     }
@@ -176,16 +179,17 @@ def main() -> None:
             **report(rows, column, threshold, direction),
             "two_fold": folds,
         }
-    recommended = summary["statistics"]["gap_ratio"]["threshold"]
+    recommended = summary["statistics"]["order_z"]["threshold"]
     if args.must_flag:
         document = split(Path(args.must_flag).read_text(encoding="utf-8"))
         content = [u for u, role in zip(document.units, detect_roles(document.units)) if role == "content"]
         must = reorderer.assess(content)
-        if must.gap_ratio <= recommended:
-            recommended = round(math.ceil(must.gap_ratio / 0.05 - 1) * 0.05, 2)
-        summary["must_flag"] = {"file": Path(args.must_flag).name, "gap_ratio": must.gap_ratio,
-                                "p_value": must.p_value, "best_optimal": must.best_optimal}
-    summary["recommended"] = report(rows, "gap_ratio", recommended, +1)
+        if must.order_z >= recommended:
+            recommended = round(math.floor(must.order_z / 0.05 + 1) * 0.05, 2)
+        summary["must_flag"] = {"file": Path(args.must_flag).name, "order_z": must.order_z,
+                                "z_follows": must.z_follows, "z_precedes": must.z_precedes,
+                                "gap_ratio": must.gap_ratio, "p_value": must.p_value, "best_optimal": must.best_optimal}
+    summary["recommended"] = report(rows, "order_z", recommended, -1)
     true_arr, false_arr = np.array(true_probs), np.array(false_probs)
     weak = float(np.quantile(true_arr, WEAK_SHARE))
     summary["weak_transitions"] = {

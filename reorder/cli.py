@@ -481,7 +481,9 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     \b
     score       the objective normalised between the average random order (0) and the best order found (1)
     p_value     share of random orders of the same units at least as good (small: coherent)
-    scrambled   the gap ratio (best - given) / (best - random mean) exceeds a threshold calibrated on news-dev
+    order z     how far (in standard deviations) the given order's adjacency and precedence likelihoods
+                lie above those of random orders (about 0 for a shuffled text)
+    scrambled   the order z is below a threshold calibrated on news-dev
     transitions per adjacent pair of content units: P(next follows), its rank among the candidates, weak flag
     """
     from .document import detect_roles, split
@@ -508,8 +510,10 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     click.echo(f"score      {result.score:.3f}   "
                "(0 = no better than an average random order, 1 = the best order found)")
     click.echo(f"p-value    {result.p_value:.4f}  (share of {result.samples} {exact} orders at least as good)")
+    click.echo(f"order z    {result.order_z:.2f}   (links {result.z_follows:.2f}, precedence {result.z_precedes:.2f}; "
+               "about 0 for a random order)")
     click.echo(f"scrambled  {'yes' if result.scrambled else 'no'}      "
-               f"(gap ratio {result.gap_ratio:.2f} {'>' if result.scrambled else '<='} {result.threshold:g})")
+               f"(order z {result.order_z:.2f} {'<' if result.scrambled else '>='} {result.threshold:g})")
     if result.transitions:
         click.echo(f"transitions (! = weak: P(next follows) < {WEAK_TRANSITION_PROBABILITY:g}; rank among candidates):")
     candidates = max(len(content) - 1, 1)

@@ -82,6 +82,38 @@ def test_null_is_exact_for_small_n_and_seeded_otherwise():
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
+def test_order_evidence_standardises_each_term_against_all_orders():
+    rng = np.random.default_rng(6)
+    n = 5
+    follows, precedes = rng.random((n, n)) * 0.9 + 0.05, rng.random((n, n))
+    precedes = precedes / (precedes + precedes.T)
+    scores = PairwiseScores(follows=follows, precedes=precedes, position=np.full((n, 3), 1 / 3))
+    order = [2, 0, 4, 1, 3]
+    # the objective's weights do not matter when the scores are given: here follows has weight 0
+    objective = Objective(np.zeros((n, n)), np.log(precedes), np.zeros(n), np.zeros(n))
+    z_f, z_p, order_z, informative = assessment.order_evidence(objective, order, scores)
+    orders = list(itertools.permutations(range(n)))
+
+    def z(matrix, adjacent):
+        def value(o):
+            if adjacent:
+                return sum(matrix[o[k], o[k + 1]] for k in range(n - 1))
+            return sum(matrix[o[k], o[l]] for k in range(n) for l in range(k + 1, n))
+        values = np.array([value(o) for o in orders])
+        return (value(order) - values.mean()) / values.std()
+
+    assert z_f == pytest.approx(z(np.log(follows), True))
+    assert z_p == pytest.approx(z(np.log(precedes), False))
+    assert order_z == pytest.approx((z_f + z_p) / math.sqrt(2)) and informative
+
+
+def test_order_evidence_leaves_out_a_constant_term():
+    objective = planted(7)
+    flat = Objective(np.zeros((7, 7)), objective.precedes, objective.first, objective.last)
+    z_f, z_p, order_z, informative = assessment.order_evidence(flat)
+    assert z_f == 0.0 and z_p > 3 and order_z == z_p and informative
+
+
 def test_exact_p_value_counts_orders_at_least_as_good():
     objective = random_objective(4, 5)
     values = {o: objective.value(o) for o in itertools.permutations(range(4))}
@@ -101,6 +133,7 @@ def test_gold_order_of_a_planted_objective_is_coherent():
     result = assess(objective)  # the given order, range(12), is the planted best
     assert result.p_value == pytest.approx(1 / 1001)
     assert not result.scrambled
+    assert result.z_follows > 5 and result.z_precedes > 3 and result.order_z > assessment.SCRAMBLED_Z
     assert result.gap_ratio == pytest.approx(0.0, abs=1e-9)
     assert result.score == pytest.approx(1.0)
     assert result.best_order == tuple(range(12)) and result.best_optimal
@@ -113,8 +146,8 @@ def test_shuffled_order_of_a_planted_objective_is_scrambled(seed):
     result = assess(objective, shuffled)
     assert result.scrambled
     assert result.p_value > 0.01
-    assert result.gap_ratio > assessment.SCRAMBLED_GAP_RATIO
-    assert 0.0 <= result.score < 1 - assessment.SCRAMBLED_GAP_RATIO
+    assert result.order_z < assessment.SCRAMBLED_Z
+    assert result.gap_ratio > 0.5 and 0.0 <= result.score < 0.5
 
 
 def test_a_better_given_order_than_an_unproven_best_counts_as_best():
@@ -128,6 +161,7 @@ def test_a_better_given_order_than_an_unproven_best_counts_as_best():
 def test_constant_objective_is_neither_coherent_nor_scrambled():
     result = assess(Objective.zeros(5))
     assert result.gap_ratio == 0.0 and not result.scrambled
+    assert result.order_z == result.z_follows == result.z_precedes == 0.0
     assert result.p_value == 1.0
 
 
