@@ -328,6 +328,8 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
 @click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden units per model.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=60, show_default=True,
               help="Precedence pairs sampled per document.")
+@click.option("--members", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Perceptron triples in the ensemble (each from its own seed; averaged).")
 @click.option("--embedder", default=None, metavar="NAME|DIR", help="Sentence-transformers model: all-MiniLM-L6-v2 (default), all-mpnet-base-v2 (the shipped news model's; "
                    "about 4x slower to embed), a local directory or a hub name.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -336,7 +338,7 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
 @click.option("-v", "--verbose", count=True)
 @click.option("-q", "--quiet", is_flag=True)
 @_fail_cleanly
-def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, embedder, seed, cache, verbose, quiet):
+def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, members, embedder, seed, cache, verbose, quiet):
     """Train a coherence model on ordered JSONL CORPORA and write it to --output."""
     from tqdm import tqdm
 
@@ -351,7 +353,7 @@ def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, embedder, s
     bar = tqdm(total=len(documents), desc="features", unit="doc", file=sys.stderr, disable=quiet or None)
     training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
     model = fit_model(documents, embed, progress=bar.update, training=training, hidden=hidden,
-                      max_pairs_per_doc=max_pairs, random_state=seed)
+                      max_pairs_per_doc=max_pairs, n_members=members, random_state=seed)
     bar.close()
     weights, rows = dict(DEFAULT_WEIGHTS), []
     if dev:

@@ -7,9 +7,13 @@ Three scores, each a probability learned from naturally ordered text:
 - ``position[i]``: probabilities that unit i is the first, a middle or the last unit.
 
 Each is a one-hidden-layer perceptron (:class:`sklearn.neural_network.MLPClassifier`) over
-standardised features (see :mod:`reorder.features`). Fitting uses scikit-learn; prediction runs the
-same arithmetic in numpy from plain arrays, so a saved model is a JSON file plus an ``.npz`` of
-arrays that loads with ``allow_pickle=False``: loading a model never executes code.
+standardised features (see :mod:`reorder.features`). A model is an ensemble of ``n_members`` such
+triples, each fitted on its own sample of pairs and its own held-out documents from its own seed;
+their probabilities are averaged in log (follows, position) or logit (precedes) space. Single
+perceptrons trained with different seeds differ by about 0.02 in news-dev tau; their average is
+better than any of them (``experiments/results/compare_ensemble.md``). Fitting uses scikit-learn;
+prediction runs the same arithmetic in numpy from plain arrays, so a saved model is a JSON file plus
+an ``.npz`` of arrays that loads with ``allow_pickle=False``: loading a model never executes code.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class _Perceptron:
     b1: np.ndarray
     w2: np.ndarray
     b2: np.ndarray
+    w1_scale: np.ndarray | None = None
+    """Per-column scale of w1's int8 codes (w1 == codes * w1_scale exactly); None for a float16 w1."""
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, held_out: np.ndarray, *, hidden: int, max_iter: int,
@@ -114,15 +120,18 @@ class _Perceptron:
         logger.info("perceptron: %d epochs, held-out log-loss %.4f, accuracy %.3f", epoch + 1, best_loss,
                     clf.score(val_x, val_y) if len(val_y) else float("nan"))
         scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        # The first layer is stored as int8 with a scale per hidden unit, the second as float16
+        # (a quarter and a half of float32); round them now so that a saved and reloaded model
+        # scores exactly like the one in memory.
+        codes, w1_scale = _quantize(clf.coefs_[0])
         return cls(
             mean=scaler.mean_.astype(np.float32),
             scale=scale.astype(np.float32),
-            # Weight matrices are stored as float16 (halves the shipped file); round them now so that
-            # a saved and reloaded model scores exactly like the one in memory.
-            w1=clf.coefs_[0].astype(np.float16).astype(np.float32),
+            w1=_dequantize(codes, w1_scale),
             b1=clf.intercepts_[0].astype(np.float32),
             w2=clf.coefs_[1].astype(np.float16).astype(np.float32),
             b2=clf.intercepts_[1].astype(np.float32),
+            w1_scale=w1_scale,
         )
 
     def hidden_input(self, x: np.ndarray) -> np.ndarray:
@@ -141,15 +150,75 @@ class _Perceptron:
         return self.output(self.hidden_input(x))
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        """The arrays to save; the weight matrices as float16 (see :meth:`fit`)."""
+        """The arrays to save: w1 as int8 plus a float32 scale per column, w2 as float16 (see :meth:`fit`)."""
+        if self.w1_scale is None:
+            codes, scale = _quantize(self.w1)
+        else:  # exact: w1 holds codes * scale
+            codes, scale = np.rint(self.w1 / self.w1_scale).astype(np.int8), self.w1_scale
         return {
-            f"{prefix}.{k}": getattr(self, k).astype(np.float16) if k in ("w1", "w2") else getattr(self, k)
-            for k in ("mean", "scale", "w1", "b1", "w2", "b2")
+            f"{prefix}.mean": self.mean, f"{prefix}.scale": self.scale, f"{prefix}.w1q": codes,
+            f"{prefix}.w1s": scale, f"{prefix}.b1": self.b1, f"{prefix}.w2": self.w2.astype(np.float16),
+            f"{prefix}.b2": self.b2,
         }
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str) -> "_Perceptron":
-        return cls(**{k: np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float32) for k in ("mean", "scale", "w1", "b1", "w2", "b2")})
+        """Read the arrays of :meth:`arrays` (or, from models saved before int8, a float16 ``w1``)."""
+        values = {k: np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float32) for k in ("mean", "scale", "b1", "w2", "b2")}
+        if f"{prefix}.w1" in arrays:
+            values["w1"] = np.asarray(arrays[f"{prefix}.w1"], dtype=np.float32)
+        else:
+            codes, scale = np.asarray(arrays[f"{prefix}.w1q"]), np.asarray(arrays[f"{prefix}.w1s"], dtype=np.float32)
+            if codes.dtype != np.int8 or scale.shape != codes.shape[1:]:
+                raise ValueError(f"{prefix}.w1q must be int8 with one scale per column")
+            values["w1"], values["w1_scale"] = _dequantize(codes, scale), scale
+        return cls(**values)
+
+
+def _quantize(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 codes of a weight matrix, one float32 scale per column (hidden unit)."""
+    w = np.asarray(w, dtype=np.float32)
+    scale = np.abs(w).max(axis=0) / 127.0 if w.size else np.zeros(w.shape[1:], np.float32)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    return np.clip(np.rint(w / scale), -127, 127).astype(np.int8), scale
+
+
+def _dequantize(codes: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return codes.astype(np.float32) * scale
+
+
+@dataclass
+class _Member:
+    """One fitted triple of perceptrons."""
+
+    follows: _Perceptron
+    precedes: _Perceptron
+    position: _Perceptron
+
+    def arrays(self, k: int) -> dict[str, np.ndarray]:
+        return {key: value for name in _SCORES for key, value in getattr(self, name).arrays(_prefix(name, k)).items()}
+
+    @classmethod
+    def from_arrays(cls, arrays, k: int) -> "_Member":
+        return cls(*(_Perceptron.from_arrays(arrays, _prefix(name, k)) for name in _SCORES))
+
+
+_SCORES = ("follows", "precedes", "position")
+
+
+def _prefix(name: str, member: int) -> str:
+    """Array-name prefix of one score's perceptron of one member (member 0 keeps the bare name, as
+    in models saved before ensembles)."""
+    return name if member == 0 else f"member{member}.{name}"
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, 1e-6, 1.0))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1.0 - 1e-6)
+    return np.log(p) - np.log1p(-p)
 
 
 def _pair_rows(emb: np.ndarray, ucues: np.ndarray, pcues: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -196,12 +265,16 @@ class CoherenceModel:
         Epochs of the perceptrons (early stopping on a 10% validation split usually stops sooner).
     alpha : float
         L2 penalty of the perceptrons.
+    n_members : int
+        Triples of perceptrons in the ensemble; each member samples its own pairs and held-out
+        documents and starts from its own initialisation.
     random_state : int
-        Seed of the pair sampling, the document shuffles and the perceptrons.
+        Seed of the document shuffles, the members' pair sampling and the perceptrons.
 
     Attributes
     ----------
-    follows_, precedes_, position_ : fitted perceptrons
+    members_ : list
+        The fitted members, each a triple of perceptrons (follows, precedes, position).
     embedder_name_ : str
         Name of the embedding model the training embeddings came from.
     dimension_ : int
@@ -217,6 +290,7 @@ class CoherenceModel:
         max_pairs_per_doc: int = 60,
         max_iter: int = 40,
         alpha: float = 1e-3,
+        n_members: int = 1,
         random_state: int = 0,
         ablate: Sequence[str] = (),
     ) -> None:
@@ -224,6 +298,7 @@ class CoherenceModel:
         self.max_pairs_per_doc = max_pairs_per_doc
         self.max_iter = max_iter
         self.alpha = alpha
+        self.n_members = n_members
         self.random_state = random_state
         self.ablate = ablate
 
@@ -247,15 +322,13 @@ class CoherenceModel:
         progress : callable or None
             Called with the number of documents processed, e.g. a tqdm bar's ``update``.
         """
-        if self.hidden < 1 or self.max_pairs_per_doc < 1 or self.max_iter < 1:
+        if self.hidden < 1 or self.max_pairs_per_doc < 1 or self.max_iter < 1 or self.n_members < 1:
             raise InvalidInputError(
-                f"hidden, max_pairs_per_doc and max_iter must be >= 1; got {self.hidden}, "
-                f"{self.max_pairs_per_doc}, {self.max_iter}"
+                f"hidden, max_pairs_per_doc, max_iter and n_members must be >= 1; got {self.hidden}, "
+                f"{self.max_pairs_per_doc}, {self.max_iter}, {self.n_members}"
             )
         rng = np.random.default_rng(self.random_state)
-        fx, fy, px, py, ux, uy = [], [], [], [], [], []
-        fh, ph, uh = [], [], []  # rows of held-out documents (early stopping)
-        count = 0
+        prepared = []
         dimension = None
         for units, embeddings in documents:
             units = list(units)
@@ -270,10 +343,27 @@ class CoherenceModel:
             perm = rng.permutation(n)
             texts = [units[k] for k in perm]
             emb = emb[perm]
-            gold = perm  # gold[k] = natural position of shuffled unit k
-            lex = lexicon(texts)
-            ucues, pcues = self._cues(texts, emb, lex)
-            at = np.argsort(perm)  # at[pos] = shuffled index of the unit at natural position pos
+            ucues, pcues = self._cues(texts, emb, lexicon(texts))
+            # gold[k] = natural position of shuffled unit k
+            prepared.append((emb, ucues, pcues, unit_features(texts, emb, cues=ucues), perm))
+        if not prepared:
+            raise InvalidInputError("no training document has two or more units")
+        logger.info("training %d member(s) on %d documents", self.n_members, len(prepared))
+        self.members_ = [
+            self._fit_member(prepared, np.random.default_rng([self.random_state, k])) for k in range(self.n_members)
+        ]
+        self.embedder_name_ = embedder_name
+        self.dimension_ = int(dimension)
+        self.training_ = {"documents": len(prepared), **(training or {})}
+        return self
+
+    def _fit_member(self, prepared: list, rng: np.random.Generator) -> _Member:
+        """One triple of perceptrons on its own sample of pairs and held-out documents."""
+        fx, fy, px, py, ux, uy = [], [], [], [], [], []
+        fh, ph, uh = [], [], []  # rows of held-out documents (early stopping)
+        for emb, ucues, pcues, ufeat, gold in prepared:
+            n = len(gold)
+            at = np.argsort(gold)  # at[pos] = shuffled index of the unit at natural position pos
             # follows: every true adjacency, its reverse, and random other pairs
             pos_rows, pos_cols = at[:-1], at[1:]
             neg_rows, neg_cols = [at[1:]], [at[:-1]]
@@ -295,25 +385,20 @@ class CoherenceModel:
             px.append(_pair_rows(emb, ucues, pcues, i, j))
             py.append((gold[i] < gold[j]).astype(np.int8))
             # position: first / middle / last
-            ux.append(unit_features(texts, emb, cues=ucues))
+            ux.append(ufeat)
             uy.append(np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8))
             held = rng.random() < HELD_OUT_SHARE
             for rows_list, held_list in ((fy, fh), (py, ph), (uy, uh)):
                 held_list.append(np.full(len(rows_list[-1]), held))
-            count += 1
-        if count == 0:
-            raise InvalidInputError("no training document has two or more units")
         seed = int(rng.integers(2**31))
-        logger.info("training on %d documents", count)
         kw = dict(hidden=self.hidden, max_iter=self.max_iter, random_state=seed, alpha=self.alpha)
-        self.follows_ = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), np.concatenate(fh), **kw)
-        self.precedes_ = _Perceptron.fit(np.vstack(px), np.concatenate(py), np.concatenate(ph), **kw)
-        self.position_ = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), np.concatenate(uh),
-                                         **{**kw, "hidden": max(16, self.hidden // 2)})
-        self.embedder_name_ = embedder_name
-        self.dimension_ = int(dimension)
-        self.training_ = {"documents": count, **(training or {})}
-        return self
+        follows = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), np.concatenate(fh), **kw)
+        del fx
+        precedes = _Perceptron.fit(np.vstack(px), np.concatenate(py), np.concatenate(ph), **kw)
+        del px
+        position = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), np.concatenate(uh),
+                                   **{**kw, "hidden": max(16, self.hidden // 2)})
+        return _Member(follows, precedes, position)
 
     def _cues(self, texts, emb, lex) -> tuple[np.ndarray, np.ndarray]:
         """Unit and pair cues, with the ablated groups (``ablate``) set to zero."""
@@ -325,7 +410,7 @@ class CoherenceModel:
 
     # --- prediction -----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "follows_"):
+        if not hasattr(self, "members_"):
             raise NotFittedError("this CoherenceModel is not fitted yet: call fit() or CoherenceModel.load()")
 
     def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
@@ -347,14 +432,25 @@ class CoherenceModel:
             return PairwiseScores(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 3)))
         lex = lexicon(units)
         ucues, pcues = self._cues(units, emb, lex)
+        ufeat = unit_features(units, emb, cues=ucues)
         flat = np.full((n, n), 0.5)
-        follows = flat.copy() if "follows" in skip else _pair_matrix(self.follows_, emb, ucues, pcues)
-        raw = flat if "precedes" in skip else _pair_matrix(self.precedes_, emb, ucues, pcues)
+        outputs = []
+        for member in self.members_:
+            follows = flat if "follows" in skip else _pair_matrix(member.follows, emb, ucues, pcues)
+            raw = flat if "precedes" in skip else _pair_matrix(member.precedes, emb, ucues, pcues)
+            outputs.append((follows, raw, np.asarray(member.position.predict(ufeat), dtype=np.float64)))
+        if len(outputs) == 1:
+            follows, raw, position = outputs[0]
+            follows = follows.copy()
+        else:  # the members' average log-probability (logit for precedes)
+            follows = np.exp(np.mean([_log(f) for f, _, _ in outputs], axis=0))
+            raw = 1.0 / (1.0 + np.exp(-np.mean([_logit(r) for _, r, _ in outputs], axis=0)))
+            position = np.exp(np.mean([_log(p) for _, _, p in outputs], axis=0))
+            position /= position.sum(axis=1, keepdims=True)
         precedes = (raw + 1.0 - raw.T) / 2.0
         np.fill_diagonal(follows, 0.0)
         np.fill_diagonal(precedes, 0.5)
-        position = self.position_.predict(unit_features(units, emb, cues=ucues))
-        return PairwiseScores(follows=follows, precedes=precedes, position=np.asarray(position, dtype=np.float64))
+        return PairwiseScores(follows=follows, precedes=precedes, position=position)
 
     # --- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path, *, extra: dict | None = None) -> Path:
@@ -362,7 +458,7 @@ class CoherenceModel:
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        arrays = {**self.follows_.arrays("follows"), **self.precedes_.arrays("precedes"), **self.position_.arrays("position")}
+        arrays = {key: value for k, member in enumerate(self.members_) for key, value in member.arrays(k).items()}
         np.savez_compressed(directory / "weights.npz", **arrays)
         meta = {
             "format": MODEL_FORMAT,
@@ -372,7 +468,8 @@ class CoherenceModel:
             "dimension": self.dimension_,
             "unit_features": UNIT_DIM,
             "pair_features": PAIR_DIM,
-            "params": {k: getattr(self, k) for k in ("hidden", "max_pairs_per_doc", "max_iter", "alpha", "random_state")},
+            "params": {k: getattr(self, k) for k in ("hidden", "max_pairs_per_doc", "max_iter", "alpha", "n_members",
+                                                     "random_state")},
             "ablate": list(self.ablate),
             "training": self.training_,
             **(extra or {}),
@@ -409,9 +506,10 @@ class CoherenceModel:
             raise ModelError(f"{weights_path}: corrupted or truncated weights ({exc})") from exc
         try:
             model = cls(**meta.get("params", {}))
-            model.follows_ = _Perceptron.from_arrays(arrays, "follows")
-            model.precedes_ = _Perceptron.from_arrays(arrays, "precedes")
-            model.position_ = _Perceptron.from_arrays(arrays, "position")
+            members = int(model.n_members)
+            if members < 1:
+                raise ValueError(f"n_members is {members}")
+            model.members_ = [_Member.from_arrays(arrays, k) for k in range(members)]
             model.dimension_ = int(meta.get("dimension", 0))
         except KeyError as exc:
             raise ModelError(f"{weights_path}: missing array {exc}") from exc
@@ -421,11 +519,12 @@ class CoherenceModel:
         model.training_ = meta.get("training", {})
         d, c, p = model.dimension_, UNIT_DIM, PAIR_DIM
         expected = {"follows": 3 * d + p + 2 * c, "precedes": 3 * d + p + 2 * c, "position": c + d}
-        for name, width in expected.items():
-            net = getattr(model, f"{name}_")
-            hidden = net.w1.shape[1] if net.w1.ndim == 2 else -1
-            outputs = 3 if name == "position" else 1
-            if (net.w1.shape != (width, hidden) or net.mean.shape != (width,) or net.scale.shape != (width,)
-                    or net.b1.shape != (hidden,) or net.w2.shape != (hidden, outputs) or net.b2.shape != (outputs,)):
-                raise ModelError(f"{weights_path}: array shapes of the {name} model do not match its description")
+        for member in model.members_:
+            for name, width in expected.items():
+                net = getattr(member, name)
+                hidden = net.w1.shape[1] if net.w1.ndim == 2 else -1
+                outputs = 3 if name == "position" else 1
+                if (net.w1.shape != (width, hidden) or net.mean.shape != (width,) or net.scale.shape != (width,)
+                        or net.b1.shape != (hidden,) or net.w2.shape != (hidden, outputs) or net.b2.shape != (outputs,)):
+                    raise ModelError(f"{weights_path}: array shapes of the {name} model do not match its description")
         return model, meta

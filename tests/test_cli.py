@@ -249,9 +249,10 @@ def test_train_writes_a_model_that_order_can_use(cli, tmp_path, monkeypatch, sta
     docs = [{"paragraphs": [f"Story {k} begins with event {i} and word{(i + k) % 5}." for i in range(4)]} for k in range(40)]
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out = tmp_path / "trained"
-    result = cli("train", corpus, "-o", out, "--hidden", "4", "--cache", tmp_path / "c.sqlite", "-q")
+    result = cli("train", corpus, "-o", out, "--hidden", "4", "--members", "2", "--cache", tmp_path / "c.sqlite", "-q")
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"model.json", "weights.npz"}
+    assert json.loads((out / "model.json").read_text(encoding="utf-8"))["params"]["n_members"] == 2
     path = tmp_path / "t.txt"
     path.write_text(TEXT, encoding="utf-8")
     ordered = cli("order", path, "--model", out)

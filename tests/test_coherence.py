@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
 
 from conftest import HashingEmbedder
-from reorder.coherence import CoherenceModel
+from reorder.coherence import CoherenceModel, _pair_matrix
 from reorder.errors import InvalidInputError, ModelError, NotFittedError
-from reorder.features import FEATURE_VERSION
+from reorder.features import FEATURE_VERSION, lexicon
 from reorder.pipeline import Reorderer
 
 UNITS = [
@@ -57,15 +58,21 @@ def test_scores_are_probabilities_with_the_documented_invariants(tiny_model, sta
     assert np.allclose(scores.position.sum(axis=1), 1.0)
 
 
-def test_scores_follow_the_units_when_they_are_permuted(tiny_model):
+@pytest.mark.parametrize("embeddings", ["random", "bag-of-words"])
+def test_scores_follow_the_units_when_they_are_permuted(tiny_model, stand_in, embeddings):
     """Nothing depends on the given order: scores of a permuted document are the permuted scores.
 
-    (Random embeddings: the rank features break exact cosine ties by index, which bag-of-words
-    vectors of short sentences often have.)
+    Bag-of-words vectors of short sentences often have exactly equal cosines: the rank features
+    must not break such ties by the units' input order.
     """
     perm = [3, 0, 4, 1, 2]
-    emb = np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32)
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    if embeddings == "random":
+        emb = np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    else:
+        emb = stand_in.encode(UNITS)
+        cosine = emb @ emb.T
+        assert len(np.unique(np.round(cosine[~np.eye(5, dtype=bool)], 6))) < 20  # there are ties
     a = tiny_model.scores(UNITS, emb)
     b = tiny_model.scores([UNITS[i] for i in perm], emb[perm])
     assert np.allclose(b.follows, a.follows[np.ix_(perm, perm)], atol=1e-6)
@@ -109,6 +116,48 @@ def test_save_load_round_trip_gives_identical_scores(tiny_model, tiny_model_dir,
     assert {p.name for p in tiny_model_dir.iterdir()} == {"model.json", "weights.npz"}
 
 
+@pytest.fixture(scope="module")
+def ensemble(stand_in):
+    from conftest import training_documents
+
+    documents = training_documents(40)
+    pairs = [(units, stand_in.encode(units)) for units in documents]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CoherenceModel(hidden=16, max_iter=4, max_pairs_per_doc=20, n_members=3,
+                              random_state=0).fit(pairs, embedder_name=stand_in.name)
+
+
+def test_an_ensemble_averages_its_members_in_log_and_logit_space(ensemble, stand_in):
+    emb = stand_in.encode(UNITS)
+    scores = ensemble.scores(UNITS, emb)
+    singles = []
+    for member in ensemble.members_:
+        single = CoherenceModel(n_members=1)
+        single.members_, single.dimension_ = [member], ensemble.dimension_
+        singles.append(single.scores(UNITS, emb))
+    assert not np.allclose(singles[0].precedes, singles[1].precedes)  # members differ
+    off = ~np.eye(len(UNITS), dtype=bool)
+    ucues, pcues = ensemble._cues(UNITS, emb, lexicon(UNITS))
+    raws = [_pair_matrix(member.precedes, emb, ucues, pcues) for member in ensemble.members_]
+    raw = 1 / (1 + np.exp(-np.mean([np.log(r) - np.log1p(-r) for r in raws], axis=0)))
+    assert np.allclose(scores.precedes[off], ((raw + 1 - raw.T) / 2)[off])
+    expected = np.exp(np.mean([np.log(s.follows[off]) for s in singles], axis=0))
+    assert np.allclose(scores.follows[off], expected)
+    assert np.allclose(scores.position.sum(axis=1), 1.0)
+
+
+def test_an_ensemble_round_trips_and_a_missing_member_is_refused(ensemble, stand_in, tmp_path):
+    ensemble.save(tmp_path / "ensemble")
+    loaded, meta = CoherenceModel.load(tmp_path / "ensemble")
+    assert meta["params"]["n_members"] == 3 and len(loaded.members_) == 3
+    emb = stand_in.encode(UNITS)
+    assert np.array_equal(loaded.scores(UNITS, emb).precedes, ensemble.scores(UNITS, emb).precedes)
+    edit_arrays(tmp_path / "ensemble", lambda arrays: arrays.pop("member2.precedes.w1q"))
+    with pytest.raises(ModelError, match="missing array 'member2.precedes.w1q'"):
+        CoherenceModel.load(tmp_path / "ensemble")
+
+
 def test_a_reorderer_over_a_saved_model_orders_like_the_model_itself(tiny_model, tiny_model_dir, stand_in):
     in_memory = Reorderer(model=tiny_model, embedder=stand_in)
     from_disk = Reorderer(model=str(tiny_model_dir), embedder=stand_in)
@@ -132,7 +181,7 @@ def test_an_object_array_is_refused_and_never_unpickled(model_dir, tmp_path):
             return (open, (str(marker), "w"))
 
     def plant(arrays):
-        arrays["follows.w1"] = np.array([Payload()], dtype=object)
+        arrays["follows.w1q"] = np.array([Payload()], dtype=object)
 
     edit_arrays(model_dir, plant)
     with pytest.raises(ModelError, match="weights"):
@@ -189,7 +238,7 @@ def test_shapes_that_do_not_match_the_description_are_refused(model_dir):
 
 def test_a_weight_matrix_of_the_wrong_shape_is_refused(model_dir):
     def shrink(arrays):
-        arrays["precedes.w1"] = arrays["precedes.w1"][:-1]
+        arrays["precedes.w1q"] = arrays["precedes.w1q"][:-1]
 
     edit_arrays(model_dir, shrink)
     with pytest.raises(ModelError, match="shapes of the precedes model"):
@@ -198,10 +247,11 @@ def test_a_weight_matrix_of_the_wrong_shape_is_refused(model_dir):
 
 @pytest.mark.parametrize(
     "name, shape",
-    [("follows.b1", (3,)), ("follows.w2", (16, 2)), ("position.b2", (1,)), ("precedes.scale", (4,)), ("follows.w1", (10,))],
+    [("follows.b1", (3,)), ("follows.w2", (16, 2)), ("position.b2", (1,)), ("precedes.scale", (4,)), ("follows.w1q", (10, 16))],
 )
 def test_every_array_shape_is_checked(model_dir, name, shape):
-    edit_arrays(model_dir, lambda arrays: arrays.__setitem__(name, np.zeros(shape, dtype=np.float32)))
+    dtype = np.int8 if name.endswith(".w1q") else np.float32
+    edit_arrays(model_dir, lambda arrays: arrays.__setitem__(name, np.zeros(shape, dtype=dtype)))
     with pytest.raises(ModelError, match="do not match its description"):
         CoherenceModel.load(model_dir)
 
@@ -220,6 +270,29 @@ def test_wrongly_typed_descriptions_are_refused(model_dir, changes):
     edit_meta(model_dir, **changes)
     with pytest.raises(ModelError, match="malformed model .*retrain"):
         CoherenceModel.load(model_dir)
+
+
+@pytest.mark.parametrize("change", [
+    lambda arrays: arrays.__setitem__("follows.w1q", arrays["follows.w1q"].astype(np.float32)),
+    lambda arrays: arrays.__setitem__("follows.w1s", arrays["follows.w1s"][:-1]),
+])
+def test_int8_weights_without_their_scales_are_refused(model_dir, change):
+    edit_arrays(model_dir, change)
+    with pytest.raises(ModelError, match="malformed model .*int8 with one scale per column"):
+        CoherenceModel.load(model_dir)
+
+
+def test_a_model_saved_with_float16_weights_still_loads(tiny_model, model_dir, stand_in):
+    """Models saved before int8 storage hold a float16 ``w1``."""
+    def to_float16(arrays):
+        for key in [k for k in arrays if k.endswith(".w1q")]:
+            prefix = key[: -len(".w1q")]
+            arrays[f"{prefix}.w1"] = (arrays.pop(key) * arrays.pop(f"{prefix}.w1s")).astype(np.float16)
+
+    edit_arrays(model_dir, to_float16)
+    loaded, _ = CoherenceModel.load(model_dir)
+    emb = stand_in.encode(UNITS)
+    assert np.allclose(loaded.scores(UNITS, emb).precedes, tiny_model.scores(UNITS, emb).precedes, atol=1e-3)
 
 
 def test_non_numeric_arrays_are_refused(model_dir):
