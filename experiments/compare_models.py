@@ -86,7 +86,7 @@ def main() -> None:
         label, embedder_name, params = parse_variant(spec)
         start = time.perf_counter()
         embedder = CachedEmbedder(SentenceTransformerEmbedder(embedder_name), default_cache_path())
-        model = fit_model(train, embedder, random_state=args.seed, **params)
+        model = fit_model(train, embedder, **{"random_state": args.seed, **params})
         trained = time.perf_counter() - start
         weights, _ = tune_weights(model, tune, embedder, seed=args.seed)
 
