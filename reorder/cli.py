@@ -325,10 +325,10 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
 @click.option("--dev-limit", type=click.IntRange(min=1), default=300, show_default=True,
               help="Dev documents (of at most 15 units, where the search is exact and fast) used for tuning.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N documents of each corpus.")
-@click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden units per model.")
+@click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True, help="Hidden units per perceptron.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=60, show_default=True,
               help="Precedence pairs sampled per document.")
-@click.option("--members", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--members", type=click.IntRange(min=1), default=5, show_default=True,
               help="Perceptron triples in the ensemble (each from its own seed; averaged).")
 @click.option("--embedder", default=None, metavar="NAME|DIR", help="Sentence-transformers model: all-MiniLM-L6-v2 (default), all-mpnet-base-v2 (the shipped news model's; "
                    "about 4x slower to embed), a local directory or a hub name.")
