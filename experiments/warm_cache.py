@@ -23,7 +23,7 @@ def main() -> None:
     embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64), args.cache or default_cache_path())
     for path in args.corpora:
         start = time.perf_counter()
-        texts = [u for doc in read_corpus(path) for u in doc.units]
+        texts = [u for doc in read_corpus(path, limit=args.limit) for u in doc.units]
         for i in range(0, len(texts), 2048):
             embedder.encode(texts[i : i + 2048])
         print(f"{path}: {len(texts)} units in {time.perf_counter() - start:.0f} s", flush=True)
