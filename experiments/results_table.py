@@ -15,6 +15,7 @@ A corpus given as NAME=PATH uses the shipped news model; NAME=PATH:MODEL_DIR use
 Each corpus's rows go to results/corpus-NAME.json; the table, CSV and plot are rebuilt from every
 such file present, so corpora can be run in separate processes (or with --report-only, none).
 The ablations (single scores, similarity chain) search with at most --ablation-time-limit seconds.
+The similarity chain uses the embedder of the corpus's model.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def methods_for(tuned: dict[str, float]) -> dict[str, dict | str]:
 def run_corpus(name: str, path: str, model: str | None, *, limit: int | None, seed: int, time_limit: float,
                ablation_time_limit: float):
     reorderer = Reorderer(model=model, cache=default_cache_path(), seed=seed, time_limit=time_limit)
-    similarity = Reorderer(model=SIMILARITY, cache=default_cache_path(), seed=seed, time_limit=time_limit)
+    # The unsupervised baseline reads the same embeddings as the model, so only the scores differ.
+    similarity = Reorderer(model=SIMILARITY, embedder=reorderer.embedder_.name, cache=default_cache_path(), seed=seed,
+                           time_limit=time_limit)
     documents = list(read_corpus(path, limit=limit))
     tuned = reorderer.weights_
     scores: dict[tuple[str, tuple[str, ...]], object] = {}

@@ -82,20 +82,24 @@ class _Perceptron:
     """Per-column scale of w1's int8 codes (w1 == codes * w1_scale exactly); None for a float16 w1."""
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, held_out: np.ndarray, *, hidden: int, max_iter: int,
-            random_state: int, alpha: float):
-        """Fit on the rows not ``held_out``; stop when the log-loss on the held-out rows stops falling.
+    def fit(cls, train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, *, hidden: int,
+            max_iter: int, random_state: int, alpha: float):
+        """Fit on the training rows; stop when the log-loss on the validation rows stops falling.
 
-        ``held_out`` marks whole held-out *documents*: rows of one document are alike, so a random
-        row split would reward memorising documents and stop too late.
+        The validation rows come from whole held-out *documents*: rows of one document are alike, so
+        a random row split would reward memorising documents and stop too late. Both arrays are
+        standardised in place (they can be gigabytes: no copies).
         """
         from sklearn.metrics import log_loss
         from sklearn.neural_network import MLPClassifier
-        from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler().fit(x[~held_out])
-        z = scaler.transform(x).astype(np.float32)
-        train_x, train_y, val_x, val_y = z[~held_out], y[~held_out], z[held_out], y[held_out]
+        mean = train_x.mean(axis=0, dtype=np.float64)
+        std = train_x.std(axis=0, dtype=np.float64)
+        scale = np.where(std > 1e-12, std, 1.0)
+        for block in (train_x, val_x):  # in place, a slab of rows at a time
+            for start in range(0, len(block), 65536):
+                block[start : start + 65536] -= mean.astype(np.float32)
+                block[start : start + 65536] /= scale.astype(np.float32)
         clf = MLPClassifier(
             hidden_layer_sizes=(hidden,),
             alpha=alpha,
@@ -103,7 +107,7 @@ class _Perceptron:
             learning_rate_init=1e-3,
             random_state=random_state,
         )
-        classes = np.unique(y)
+        classes = np.unique(np.concatenate([train_y, val_y]))
         best_loss, best, stale = np.inf, None, 0
         for epoch in range(max_iter):
             clf.partial_fit(train_x, train_y, classes=classes)
@@ -120,13 +124,12 @@ class _Perceptron:
         clf.coefs_, clf.intercepts_ = best
         logger.info("perceptron: %d epochs, held-out log-loss %.4f, accuracy %.3f", epoch + 1, best_loss,
                     clf.score(val_x, val_y) if len(val_y) else float("nan"))
-        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
         # The first layer is stored as int8 with a scale per hidden unit, the second as float16
         # (a quarter and a half of float32); round them now so that a saved and reloaded model
         # scores exactly like the one in memory.
         codes, w1_scale = _quantize(clf.coefs_[0])
         return cls(
-            mean=scaler.mean_.astype(np.float32),
+            mean=mean.astype(np.float32),
             scale=scale.astype(np.float32),
             w1=_dequantize(codes, w1_scale),
             b1=clf.intercepts_[0].astype(np.float32),
@@ -359,47 +362,64 @@ class CoherenceModel:
         return self
 
     def _fit_member(self, prepared: list, rng: np.random.Generator) -> _Member:
-        """One triple of perceptrons on its own sample of pairs and held-out documents."""
-        fx, fy, px, py, ux, uy = [], [], [], [], [], []
-        fh, ph, uh = [], [], []  # rows of held-out documents (early stopping)
-        for emb, ucues, pcues, ufeat, gold in prepared:
-            n = len(gold)
-            at = np.argsort(gold)  # at[pos] = shuffled index of the unit at natural position pos
-            # follows: every true adjacency, its reverse, and random other pairs
-            pos_rows, pos_cols = at[:-1], at[1:]
-            neg_rows, neg_cols = [at[1:]], [at[:-1]]
-            if n > 2:
-                a = rng.integers(0, n, size=2 * (n - 1))
-                b = rng.integers(0, n, size=2 * (n - 1))
-                keep = (a != b) & (gold[b] != gold[a] + 1) & (gold[a] != gold[b] + 1)
-                neg_rows.append(a[keep])
-                neg_cols.append(b[keep])
-            rows = np.concatenate([pos_rows, *neg_rows])
-            cols = np.concatenate([pos_cols, *neg_cols])
-            fx.append(_pair_rows(emb, ucues, pcues, rows, cols))
-            fy.append((gold[cols] == gold[rows] + 1).astype(np.int8))
-            # precedes: random ordered pairs (both orientations appear)
-            i, j = np.nonzero(~np.eye(n, dtype=bool))
-            if len(i) > self.max_pairs_per_doc:
-                pick = rng.choice(len(i), self.max_pairs_per_doc, replace=False)
-                i, j = i[pick], j[pick]
-            px.append(_pair_rows(emb, ucues, pcues, i, j))
-            py.append((gold[i] < gold[j]).astype(np.int8))
-            # position: first / middle / last
-            ux.append(ufeat)
-            uy.append(np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8))
-            held = rng.random() < HELD_OUT_SHARE
-            for rows_list, held_list in ((fy, fh), (py, ph), (uy, uh)):
-                held_list.append(np.full(len(rows_list[-1]), held))
+        """One triple of perceptrons on its own sample of pairs and held-out documents.
+
+        The rows of one score are built, fitted and freed before the next score's: a precedence
+        matrix of a large corpus alone takes gigabytes.
+        """
+        held = rng.random(len(prepared)) < HELD_OUT_SHARE
+        follows_rng, precedes_rng = (np.random.default_rng(rng.integers(2**63)) for _ in range(2))
         seed = int(rng.integers(2**31))
         kw = dict(hidden=self.hidden, max_iter=self.max_iter, random_state=seed, alpha=self.alpha)
-        follows = _Perceptron.fit(np.vstack(fx), np.concatenate(fy), np.concatenate(fh), **kw)
-        del fx
-        precedes = _Perceptron.fit(np.vstack(px), np.concatenate(py), np.concatenate(ph), **kw)
-        del px
-        position = _Perceptron.fit(np.vstack(ux), np.concatenate(uy), np.concatenate(uh),
-                                   **{**kw, "hidden": max(16, self.hidden // 2)})
-        return _Member(follows, precedes, position)
+
+        def follows_rows(emb, ucues, pcues, ufeat, gold):
+            # every true adjacency, its reverse, and random other pairs
+            n = len(gold)
+            at = np.argsort(gold)  # at[pos] = shuffled index of the unit at natural position pos
+            rows, cols = [at[:-1], at[1:]], [at[1:], at[:-1]]
+            if n > 2:
+                a = follows_rng.integers(0, n, size=2 * (n - 1))
+                b = follows_rng.integers(0, n, size=2 * (n - 1))
+                keep = (a != b) & (gold[b] != gold[a] + 1) & (gold[a] != gold[b] + 1)
+                rows.append(a[keep])
+                cols.append(b[keep])
+            rows, cols = np.concatenate(rows), np.concatenate(cols)
+            return _pair_rows(emb, ucues, pcues, rows, cols), (gold[cols] == gold[rows] + 1).astype(np.int8)
+
+        def precedes_rows(emb, ucues, pcues, ufeat, gold):
+            # random ordered pairs (both orientations appear)
+            n = len(gold)
+            i, j = np.nonzero(~np.eye(n, dtype=bool))
+            if len(i) > self.max_pairs_per_doc:
+                pick = precedes_rng.choice(len(i), self.max_pairs_per_doc, replace=False)
+                i, j = i[pick], j[pick]
+            return _pair_rows(emb, ucues, pcues, i, j), (gold[i] < gold[j]).astype(np.int8)
+
+        def position_rows(emb, ucues, pcues, ufeat, gold):
+            n = len(gold)
+            return ufeat, np.where(gold == 0, 0, np.where(gold == n - 1, 2, 1)).astype(np.int8)
+
+        fitted = []
+        for make, params in ((follows_rows, kw), (precedes_rows, kw),
+                             (position_rows, {**kw, "hidden": max(16, self.hidden // 2)})):
+            parts = {True: ([], []), False: ([], [])}
+            for doc, is_held in zip(prepared, held):
+                x, y = make(*doc)
+                parts[bool(is_held)][0].append(x)
+                parts[bool(is_held)][1].append(y)
+            (train_xs, train_ys), (val_xs, val_ys) = parts.pop(False), parts.pop(True)
+            if not train_xs:  # every document held out (a tiny corpus): train on them, no early stopping
+                train_xs, train_ys, val_xs, val_ys = val_xs, val_ys, [], []
+            train_x, train_y = np.vstack(train_xs), np.concatenate(train_ys)
+            del train_xs
+            val_x = np.vstack(val_xs) if val_xs else train_x[:0].copy()
+            val_y = np.concatenate(val_ys) if val_ys else train_y[:0].copy()
+            del val_xs
+            arrays = [train_x, train_y, val_x, val_y]
+            del train_x, val_x
+            fitted.append(_Perceptron.fit(*arrays, **params))
+            del arrays
+        return _Member(*fitted)
 
     def _cues(self, texts, emb, lex) -> tuple[np.ndarray, np.ndarray]:
         """Unit and pair cues, with the ablated groups (``ablate``) set to zero."""

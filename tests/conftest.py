@@ -44,6 +44,16 @@ BUDGET_ARTICLE = (
 """A short article with a heading and one furniture unit, shared by the CLI and assessment tests."""
 
 
+STORM_UNITS = [
+    "The storm reached the coast on Tuesday night.",
+    "Thousands of homes lost power as the winds rose.",
+    "By Wednesday, crews had restored electricity to most of them.",
+    "Officials said the damage would cost millions to repair.",
+    "Schools will reopen on Monday.",
+]
+"""Five paragraphs of a short story in their natural order, shared by the model tests."""
+
+
 class HashingEmbedder:
     """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension.
 

@@ -10,18 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import STORM_UNITS as UNITS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 from context_model import BlendedScorer, ContextModel, _build_net, _export, _tensors  # noqa: E402
 from reorder.errors import InvalidInputError, NotFittedError  # noqa: E402
 from reorder.features import PAIR_DIM, UNIT_DIM, lexicon, pair_cues, unit_cues  # noqa: E402
 
-UNITS = [
-    "The storm reached the coast on Tuesday night.",
-    "Thousands of homes lost power as the winds rose.",
-    "By Wednesday, crews had restored electricity to most of them.",
-    "Officials said the damage would cost millions to repair.",
-    "Schools will reopen on Monday.",
-]
 
 
 def _counting_documents(count: int, rng: np.random.Generator) -> list[list[str]]:
