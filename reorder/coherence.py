@@ -526,7 +526,9 @@ class CoherenceModel:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ModelError(f"{weights_path}: corrupted or truncated weights ({exc})") from exc
         try:
-            model = cls(**meta.get("params", {}))
+            params = dict(meta.get("params", {}))
+            params.setdefault("n_members", 1)  # written before ensembles: a single member
+            model = cls(**params)
             members = int(model.n_members)
             if members < 1:
                 raise ValueError(f"n_members is {members}")

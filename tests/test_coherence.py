@@ -289,6 +289,33 @@ def test_a_model_saved_with_float16_weights_still_loads(tiny_model, model_dir, s
     assert np.allclose(loaded.scores(UNITS, emb).precedes, tiny_model.scores(UNITS, emb).precedes, atol=1e-3)
 
 
+def test_a_single_member_model_saved_before_ensembles_still_loads(model_dir, stand_in):
+    """Models written before ensembles have no ``n_members`` in their params and one member's arrays."""
+    meta = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
+    single, _ = CoherenceModel.load(model_dir)
+    meta["params"].pop("n_members", None)
+    edit_meta(model_dir, params=meta["params"])
+
+    def keep_first_member(arrays):
+        for key in [k for k in arrays if k.startswith("member")]:
+            del arrays[key]
+
+    edit_arrays(model_dir, keep_first_member)
+    loaded, _ = CoherenceModel.load(model_dir)
+    assert len(single.members_) > 1 and len(loaded.members_) == 1
+    single.members_ = single.members_[:1]
+    emb = stand_in.encode(UNITS)
+    assert np.allclose(loaded.scores(UNITS, emb).precedes, single.scores(UNITS, emb).precedes)
+
+
+@pytest.mark.parametrize("name", ["news", "news-minilm"])
+def test_every_shipped_model_loads_with_the_members_it_describes(name):
+    from reorder.pipeline import MODELS_DIR
+    loaded, meta = CoherenceModel.load(MODELS_DIR / name)
+    assert len(loaded.members_) == meta["params"].get("n_members", 1) >= 1
+    assert loaded.dimension_ == meta["dimension"]
+
+
 def test_non_numeric_arrays_are_refused(model_dir):
     def spoil(arrays):
         arrays["follows.b1"] = np.array(["not", "numbers"])
