@@ -247,6 +247,7 @@ def test_real_model_reorder_text_on_the_seed(real_reorderer, seed_text):
     result = real_reorderer.reorder_text(seed_text)
     units = split(seed_text).units
     assert Counter(split(result.text).units) == Counter(units)
-    first = next(units[i] for i in result.permutation if result.roles[i] != "furniture")
-    assert first.startswith("Moscow says")
+    first, lead = [units[i] for i in result.permutation if result.roles[i] != "furniture"][:2]
+    assert first.startswith("Moscow says")  # the headline
+    assert lead.startswith("Putin announced the withdrawal")  # then the announcement
     assert "model:news|embedder:all-mpnet-base-v2" in result.signature
