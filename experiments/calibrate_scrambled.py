@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpora" / "news-dev.jsonl"),
                         help="A dev corpus (JSONL; default: ../shared/corpora/news-dev.jsonl). Never a test split.")
     parser.add_argument("--docs", type=int, default=300, help="Documents to use (the first ones long enough).")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="Skip the first SKIP long-enough documents: with the default --docs 300 and "
+                             "--skip 300, the module's thresholds are measured on documents not used to choose them.")
     parser.add_argument("--min-units", type=int, default=6, help="Fewest content paragraphs a document needs.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the shuffles and of the null samples.")
     parser.add_argument("--model", default=None, help="Model directory (default: the shipped news model).")
@@ -122,7 +125,9 @@ def main() -> None:
     )
     documents = ((doc_id, content) for doc_id, content in documents if len(content) >= args.min_units)
     for index, (doc_id, content) in enumerate(documents):
-        if index >= args.docs:
+        if index < args.skip:
+            continue
+        if index >= args.skip + args.docs:
             break
         n = len(content)
         perm = shuffle_for(args.seed, index, n)  # shuffled[k] = gold[perm[k]]
@@ -148,6 +153,7 @@ def main() -> None:
         "corpus": Path(args.corpus).name,
         "docs": sum(r["kind"] == "original" for r in rows),
         "min_units": args.min_units,
+        "skip": args.skip,
         "seed": args.seed,
         "signature": reorderer.signature(),
         "command": " ".join(["python", *sys.argv]),
