@@ -6,8 +6,8 @@ assessed exactly as ``reorder score`` assesses a text: page furniture and headin
 (``reorder.document.detect_roles``), then ``Reorderer.assess`` on the content paragraphs in that
 order. Then:
 
-- for each candidate statistic (the ``order_z`` that ``assess`` uses, its two parts ``z_follows`` and
-  ``z_precedes``, the gap ratio, the p-value, the z-score of the weighted objective), the threshold
+- for each candidate statistic (the ``order_z`` that ``assess`` uses, its three parts ``z_follows``,
+  ``z_precedes`` and ``z_position``, the gap ratio, the p-value, the z-score of the weighted objective), the threshold
   with the largest margin to both targets (originals flagged <= 10%, shuffled >= 90%), and the
   shares flagged at that threshold, overall, per length bucket and in two folds (threshold chosen on
   one half, measured on the other);
@@ -54,7 +54,7 @@ BUCKETS = ((6, 10), (11, 20), (21, None))
 
 # statistic -> (column, direction): +1 flags values above the threshold, -1 below it.
 STATISTICS = {"order_z": ("order_z", -1), "z_follows": ("z_follows", -1), "z_precedes": ("z_precedes", -1),
-              "gap_ratio": ("gap_ratio", +1), "p_value": ("p_value", +1), "z": ("z", -1)}
+              "z_position": ("z_position", -1), "gap_ratio": ("gap_ratio", +1), "p_value": ("p_value", +1), "z": ("z", -1)}
 
 
 def flagged(values: np.ndarray, threshold: float, direction: int) -> np.ndarray:
@@ -139,6 +139,7 @@ def main() -> None:
                 "best_optimal": result.best_optimal, "random_mean": result.random_mean,
                 "random_std": result.random_std, "p_value": result.p_value, "gap_ratio": result.gap_ratio,
                 "z": z, "order_z": result.order_z, "z_follows": result.z_follows, "z_precedes": result.z_precedes,
+                "z_position": result.z_position,
                 "score": result.score, "scrambled": result.scrambled,
             })
             for t in result.transitions:
@@ -193,7 +194,7 @@ def main() -> None:
         if must.order_z >= recommended:
             recommended = round(math.floor(must.order_z / 0.05 + 1) * 0.05, 2)
         summary["must_flag"] = {"file": Path(args.must_flag).name, "order_z": must.order_z,
-                                "z_follows": must.z_follows, "z_precedes": must.z_precedes,
+                                "z_follows": must.z_follows, "z_precedes": must.z_precedes, "z_position": must.z_position,
                                 "gap_ratio": must.gap_ratio, "p_value": must.p_value, "best_optimal": must.best_optimal}
     summary["recommended"] = report(rows, "order_z", recommended, -1)
     true_arr, false_arr = np.array(true_probs), np.array(false_probs)

@@ -512,8 +512,8 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     click.echo(f"score      {result.score:.3f}   "
                "(0 = no better than an average random order, 1 = the best order found)")
     click.echo(f"p-value    {result.p_value:.4f}  (share of {result.samples} {exact} orders at least as good)")
-    click.echo(f"order z    {result.order_z:.2f}   (links {result.z_follows:.2f}, precedence {result.z_precedes:.2f}; "
-               "about 0 for a random order)")
+    click.echo(f"order z    {result.order_z:.2f}   (links {result.z_follows:.2f}, precedence {result.z_precedes:.2f}, "
+               f"lead/ending {result.z_position:.2f}; about 0 for a random order)")
     click.echo(f"scrambled  {'yes' if result.scrambled else 'no'}      "
                f"(order z {result.order_z:.2f} {'<' if result.scrambled else '>='} {result.threshold:g})")
     if result.transitions:

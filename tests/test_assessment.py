@@ -87,31 +87,44 @@ def test_order_evidence_standardises_each_term_against_all_orders():
     n = 5
     follows, precedes = rng.random((n, n)) * 0.9 + 0.05, rng.random((n, n))
     precedes = precedes / (precedes + precedes.T)
-    scores = PairwiseScores(follows=follows, precedes=precedes, position=np.full((n, 3), 1 / 3))
+    position = rng.random((n, 3)) + 0.1
+    position /= position.sum(axis=1, keepdims=True)
+    scores = PairwiseScores(follows=follows, precedes=precedes, position=position)
     order = [2, 0, 4, 1, 3]
     # the objective's weights do not matter when the scores are given: here follows has weight 0
     objective = Objective(np.zeros((n, n)), np.log(precedes), np.zeros(n), np.zeros(n))
-    z_f, z_p, order_z, informative = assessment.order_evidence(objective, order, scores)
+    evidence = assessment.order_evidence(objective, order, scores)
     orders = list(itertools.permutations(range(n)))
 
-    def z(matrix, adjacent):
-        def value(o):
-            if adjacent:
-                return sum(matrix[o[k], o[k + 1]] for k in range(n - 1))
-            return sum(matrix[o[k], o[l]] for k in range(n) for l in range(k + 1, n))
-        values = np.array([value(o) for o in orders])
-        return (value(order) - values.mean()) / values.std()
+    def follows_value(o):
+        return sum(np.log(follows[o[k], o[k + 1]]) for k in range(n - 1))
 
-    assert z_f == pytest.approx(z(np.log(follows), True))
-    assert z_p == pytest.approx(z(np.log(precedes), False))
-    assert order_z == pytest.approx((z_f + z_p) / math.sqrt(2)) and informative
+    def precedes_value(o):
+        return sum(np.log(precedes[o[k], o[l]]) for k in range(n) for l in range(k + 1, n))
+
+    def position_value(o):
+        return np.log(position[o[0], 0]) + sum(np.log(position[u, 1]) for u in o[1:-1]) + np.log(position[o[-1], 2])
+
+    standardised = []
+    for value in (follows_value, precedes_value, position_value):
+        values = np.array([value(o) for o in orders])
+        standardised.append((values - values.mean()) / values.std())
+    given = orders.index(tuple(order))
+    total = sum(standardised)
+    assert evidence.z_follows == pytest.approx(standardised[0][given])
+    assert evidence.z_precedes == pytest.approx(standardised[1][given])
+    assert evidence.z_position == pytest.approx(standardised[2][given])
+    # the sum of the three is standardised again: mean 0 and deviation 1 over all orders
+    assert evidence.order_z == pytest.approx((total[given] - total.mean()) / total.std()) and evidence.informative
+    assert evidence.order_z != pytest.approx(sum(standardised)[given] / math.sqrt(3))
 
 
 def test_order_evidence_leaves_out_a_constant_term():
     objective = planted(7)
-    flat = Objective(np.zeros((7, 7)), objective.precedes, objective.first, objective.last)
-    z_f, z_p, order_z, informative = assessment.order_evidence(flat)
-    assert z_f == 0.0 and z_p > 3 and order_z == z_p and informative
+    flat = Objective(np.zeros((7, 7)), objective.precedes, np.zeros(7), np.zeros(7))
+    evidence = assessment.order_evidence(flat)
+    assert evidence.z_follows == evidence.z_position == 0.0
+    assert evidence.z_precedes > 3 and evidence.order_z == pytest.approx(evidence.z_precedes) and evidence.informative
 
 
 def test_exact_p_value_counts_orders_at_least_as_good():
@@ -161,7 +174,7 @@ def test_a_better_given_order_than_an_unproven_best_counts_as_best():
 def test_constant_objective_is_neither_coherent_nor_scrambled():
     result = assess(Objective.zeros(5))
     assert result.gap_ratio == 0.0 and not result.scrambled
-    assert result.order_z == result.z_follows == result.z_precedes == 0.0
+    assert result.order_z == result.z_follows == result.z_precedes == result.z_position == 0.0
     assert result.p_value == 1.0
 
 
