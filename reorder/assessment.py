@@ -76,6 +76,7 @@ import numpy as np
 from .coherence import PairwiseScores
 from .errors import InvalidInputError
 from .features import ANAPHORIC_NOUNS, PAIR_CUES, UNIT_CUES, lexicon, pair_cues, unit_cues
+from .pipeline import objective_from_scores
 from .search import Objective, Solution, solve
 
 __all__ = [
@@ -112,7 +113,6 @@ DEFAULT_SAMPLES = 1000
 CONFIDENCE_K = 20
 
 _CHUNK_CELLS = 4_000_000  # orders x n x n booleans evaluated at once by order_values
-_LOG_FLOOR = 1e-6  # probabilities are clipped here before the log, as in the objective
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,17 +214,11 @@ def order_evidence(
     n = objective.n
     if n < 2:
         return Evidence(0.0, 0.0, 0.0, 0.0, False)
+    if scores is not None:  # the unweighted log-likelihoods: the objective with every weight 1
+        objective = objective_from_scores(scores, {"follows": 1.0, "precedes": 1.0, "position": 1.0})
     zeros, flat = np.zeros((n, n)), np.zeros(n)
-    if scores is not None:
-        follows = np.log(np.clip(np.asarray(scores.follows, dtype=np.float64), _LOG_FLOOR, 1.0))
-        precedes = np.log(np.clip(np.asarray(scores.precedes, dtype=np.float64), _LOG_FLOOR, 1.0))
-        position = np.log(np.clip(np.asarray(scores.position, dtype=np.float64), _LOG_FLOOR, 1.0))
-        # log P(first) + sum of log P(middle) + log P(last), less the constant sum of every log P(middle)
-        first, last = position[:, 0] - position[:, 1], position[:, 2] - position[:, 1]
-    else:
-        follows, precedes, first, last = objective.follows, objective.precedes, objective.first, objective.last
-    terms = (Objective(follows, zeros, flat, flat), Objective(zeros, precedes, flat, flat),
-             Objective(zeros, zeros, first, last))
+    terms = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
+             Objective(zeros, zeros, objective.first, objective.last))
     orders, _ = null_orders(n, samples, seed)
     z = [0.0, 0.0, 0.0]
     null_sum, given_sum, varying = np.zeros(len(orders)), 0.0, 0

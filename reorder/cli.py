@@ -483,8 +483,8 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     \b
     score       the objective normalised between the average random order (0) and the best order found (1)
     p_value     share of random orders of the same units at least as good (small: coherent)
-    order z     how far (in standard deviations) the given order's adjacency and precedence likelihoods
-                lie above those of random orders (about 0 for a shuffled text)
+    order z     how far (in standard deviations) the given order's adjacency, precedence and lead/ending
+                likelihoods lie above those of random orders (about 0 for a shuffled text)
     scrambled   the order z is below a threshold calibrated on news-dev
     transitions per adjacent pair of content units: P(next follows), its rank among the candidates, weak flag
     """

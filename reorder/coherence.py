@@ -411,14 +411,12 @@ class CoherenceModel:
             if not train_xs:  # every document held out (a tiny corpus): train on them, no early stopping
                 train_xs, train_ys, val_xs, val_ys = val_xs, val_ys, [], []
             train_x, train_y = np.vstack(train_xs), np.concatenate(train_ys)
-            del train_xs
+            del train_xs  # the per-document rows, before the validation rows are stacked
             val_x = np.vstack(val_xs) if val_xs else train_x[:0].copy()
             val_y = np.concatenate(val_ys) if val_ys else train_y[:0].copy()
             del val_xs
-            arrays = [train_x, train_y, val_x, val_y]
-            del train_x, val_x
-            fitted.append(_Perceptron.fit(*arrays, **params))
-            del arrays
+            fitted.append(_Perceptron.fit(train_x, train_y, val_x, val_y, **params))
+            del train_x, val_x  # free this score's rows before the next score's are built
         return _Member(*fitted)
 
     def _cues(self, texts, emb, lex) -> tuple[np.ndarray, np.ndarray]:
