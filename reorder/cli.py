@@ -485,7 +485,8 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     p_value     share of random orders of the same units at least as good (small: coherent)
     order z     how far (in standard deviations) the given order's adjacency, precedence and lead/ending
                 likelihoods lie above those of random orders (about 0 for a shuffled text)
-    scrambled   the order z is below a threshold calibrated on news-dev
+    best z      the order z of the best order found: how clearly the model reads these units
+    scrambled   the order z is below a threshold that rises with the best z, calibrated on news-dev
     transitions per adjacent pair of content units: P(next follows), its rank among the candidates, weak flag
     """
     from .document import detect_roles, split
@@ -514,8 +515,10 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     click.echo(f"p-value    {result.p_value:.4f}  (share of {result.samples} {exact} orders at least as good)")
     click.echo(f"order z    {result.order_z:.2f}   (links {result.z_follows:.2f}, precedence {result.z_precedes:.2f}, "
                f"lead/ending {result.z_position:.2f}; about 0 for a random order)")
+    click.echo(f"best z     {result.best_z:.2f}   (the best order found; how clearly the model reads these units)")
     click.echo(f"scrambled  {'yes' if result.scrambled else 'no'}      "
-               f"(order z {result.order_z:.2f} {'<' if result.scrambled else '>='} {result.threshold:g})")
+               f"(order z {result.order_z:.2f} {'<' if result.scrambled else '>='} threshold {result.threshold:.2f}, "
+               "which rises with the best z)")
     if result.transitions:
         click.echo(f"transitions (! = weak: P(next follows) < {WEAK_TRANSITION_PROBABILITY:g}; rank among candidates):")
     candidates = max(len(content) - 1, 1)

@@ -391,7 +391,7 @@ class Reorderer:
                embeddings: np.ndarray | None = None):
         """How coherent ``order`` of ``units`` is (default: their given order): an
         :class:`~reorder.assessment.Assessment` with ``score``, ``p_value``, ``scrambled``, ``transitions``."""
-        from .assessment import DEFAULT_SAMPLES, SCRAMBLED_Z, assess
+        from .assessment import DEFAULT_SAMPLES, SCRAMBLED_SLOPE, SCRAMBLED_Z, assess
 
         self._validate()
         units = _check_units(units)
@@ -402,7 +402,7 @@ class Reorderer:
         else:
             scores, objective = None, Objective.zeros(len(units))
         best = solve(objective, method=self.method, time_limit=self.time_limit, seed=self.seed)
-        signature = f"{self.signature()}|assess:samples{samples}-z{SCRAMBLED_Z:g}"
+        signature = f"{self.signature()}|assess:samples{samples}-z{SCRAMBLED_Z:g}+{SCRAMBLED_SLOPE:g}best"
         return assess(objective, order, best=best, scores=scores, samples=samples, seed=self.seed,
                       signature=signature)
 

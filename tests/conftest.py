@@ -23,7 +23,8 @@ from reorder.embedding import embed_unique
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TEXT = REPO / "seeds" / "russia-syria-withdrawal-2016.txt"
-TRAIN_CORPUS = REPO.parent / "shared" / "corpora" / "news-train-web.jsonl"
+CORPORA = REPO.parent / "shared" / "corpora"
+TRAIN_CORPUS = CORPORA / "news-train-web.jsonl"
 
 _WORD = re.compile(r"\w+")
 

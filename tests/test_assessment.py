@@ -146,7 +146,7 @@ def test_gold_order_of_a_planted_objective_is_coherent():
     result = assess(objective)  # the given order, range(12), is the planted best
     assert result.p_value == pytest.approx(1 / 1001)
     assert not result.scrambled
-    assert result.z_follows > 5 and result.z_precedes > 3 and result.order_z > assessment.SCRAMBLED_Z
+    assert result.z_follows > 5 and result.z_precedes > 3 and result.order_z > result.threshold
     assert result.gap_ratio == pytest.approx(0.0, abs=1e-9)
     assert result.score == pytest.approx(1.0)
     assert result.best_order == tuple(range(12)) and result.best_optimal
@@ -159,8 +159,36 @@ def test_shuffled_order_of_a_planted_objective_is_scrambled(seed):
     result = assess(objective, shuffled)
     assert result.scrambled
     assert result.p_value > 0.01
-    assert result.order_z < assessment.SCRAMBLED_Z
+    assert result.order_z < result.threshold
     assert result.gap_ratio > 0.5 and 0.0 <= result.score < 0.5
+
+
+def test_scrambled_threshold_rises_with_the_best_orders_evidence():
+    objective = planted(12)
+    result = assess(objective, np.random.default_rng(3).permutation(12))
+    best = assessment.order_evidence(objective, result.best_order)
+    assert result.best_z == pytest.approx(best.order_z) and result.best_z > 3
+    assert result.threshold == pytest.approx(
+        assessment.SCRAMBLED_Z + assessment.SCRAMBLED_SLOPE * result.best_z)
+    assert assessment.scrambled_threshold(-2.0, 1.0, 0.5) == 1.0  # a negative best_z does not lower it
+    assert assessment.scrambled_threshold(4.0, 1.0, 0.5) == 3.0
+    # a fixed threshold overrides the rule, both ways
+    assert not assess(objective, result.order, threshold=result.order_z - 0.01).scrambled
+    assert assess(objective, result.order, threshold=result.order_z + 0.01).scrambled
+
+
+def test_null_order_z_is_the_evidence_of_each_random_order():
+    objective = random_objective(5, 2)
+    nulls = assessment.null_order_z(objective)
+    assert len(nulls) == 120  # 5! <= 1000 samples: every order, exactly
+    assert nulls.mean() == pytest.approx(0.0, abs=1e-9) and nulls.std() == pytest.approx(1.0)
+    orders, exact = assessment.null_orders(5)
+    for k in (0, 17, 119):
+        assert nulls[k] == pytest.approx(assessment.order_evidence(objective, orders[k]).order_z)
+    # the share of random orders a threshold flags: a shuffled text is one of them
+    assert np.mean(nulls < 1.0) == pytest.approx(
+        np.mean([assessment.order_evidence(objective, o).order_z < 1.0 for o in orders]))
+    assert np.array_equal(assessment.null_order_z(Objective.zeros(5)), np.zeros(120))
 
 
 def test_a_better_given_order_than_an_unproven_best_counts_as_best():

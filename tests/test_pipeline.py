@@ -8,9 +8,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import CountingEmbedder, HashingEmbedder
+from conftest import CORPORA, CountingEmbedder, HashingEmbedder
+from reorder import assessment
+from reorder.corpus import read_corpus
 from reorder.document import detect_roles, split
 from reorder.errors import InvalidInputError, ModelError
+from reorder.evaluation import shuffle_for
 from reorder.pipeline import OrderResult, Reorderer, objective_from_scores
 
 ARTICLE = (
@@ -251,3 +254,33 @@ def test_real_model_reorder_text_on_the_seed(real_reorderer, seed_text):
     assert first.startswith("Moscow says")  # the headline
     assert lead.startswith("Putin announced the withdrawal")  # then the announcement
     assert "model:news|embedder:all-mpnet-base-v2" in result.signature
+
+
+@pytest.mark.slow
+def test_real_model_calls_the_seed_scrambled_and_its_restored_order_not(real_reorderer, seed_text):
+    units = split(seed_text).units
+    content = [u for u, role in zip(units, detect_roles(units)) if role == "content"]
+    given = real_reorderer.assess(content)
+    assert given.scrambled and given.order_z < given.threshold
+    assert given.threshold == pytest.approx(assessment.scrambled_threshold(given.best_z))
+    restored = real_reorderer.assess(content, given.best_order)
+    assert not restored.scrambled and restored.order_z == pytest.approx(given.best_z)
+
+
+@pytest.mark.slow
+def test_real_model_tells_news_dev_originals_from_their_shuffles(real_reorderer):
+    """The first 20 news-dev documents of 6+ content paragraphs, as the calibration reads them: the
+    rule calls few originals scrambled and most shuffles (calibration: 4 and 19 of these 20)."""
+    documents = []
+    for document in read_corpus(CORPORA / "news-dev.jsonl"):
+        content = [u for u, role in zip(document.units, detect_roles(document.units)) if role == "content"]
+        if len(content) >= 6:
+            documents.append(content)
+        if len(documents) == 20:
+            break
+    originals = shuffles = 0
+    for index, content in enumerate(documents):
+        perm = shuffle_for(0, index, len(content))
+        originals += real_reorderer.assess(content).scrambled
+        shuffles += real_reorderer.assess([content[k] for k in perm]).scrambled
+    assert originals <= 7 and shuffles >= 16, (originals, shuffles)
