@@ -1,25 +1,30 @@
 """Calibrate `reorder score`'s decision "scrambled" and its weak-transition flag on a dev corpus.
 
 For each of the first ``--docs`` documents of the corpus with at least ``--min-units`` content
-paragraphs, the original order and one seeded shuffle (``reorder.evaluation.shuffle_for``) are both
-assessed exactly as ``reorder score`` assesses a text: page furniture and headings set aside
-(``reorder.document.detect_roles``), then ``Reorderer.assess`` on the content paragraphs in that
-order. Then:
+paragraphs (default: all of them), the original order and one seeded shuffle
+(``reorder.evaluation.shuffle_for``) are both assessed exactly as ``reorder score`` assesses a text:
+page furniture and headings set aside (``reorder.document.detect_roles``), then ``Reorderer.assess``
+on the content paragraphs in that order. The rule is ``order_z < base + slope * max(best_z, 0)``
+(``reorder.assessment.scrambled_threshold``); ``best_z`` depends only on the units, so the share of
+*all* shuffled versions of a document that a rule flags is the share of its null orders' ``order_z``
+(``reorder.assessment.null_order_z``, 1,000 random orders) below its threshold. That expected share
+is what the rule is chosen on and reported as "shuffled"; "one shuffle" is the share of the single
+seeded shuffles flagged (the same quantity, measured with sampling noise of about 1.2 points at
+657 documents). Then:
 
-- for each candidate statistic (the ``order_z`` that ``assess`` uses, its three parts ``z_follows``,
-  ``z_precedes`` and ``z_position``, the gap ratio, the p-value, the z-score of the weighted objective), the threshold
-  with the largest margin to both targets (originals flagged <= 10%, shuffled >= 90%), and the
-  shares flagged at that threshold, overall, per length bucket and in two folds (threshold chosen on
-  one half, measured on the other);
-- with ``--must-flag FILE`` (the seed article, which must be called scrambled): that text's
-  ``order_z`` as ``reorder score`` computes it, and the *recommended* threshold: the largest-margin
-  one, or, if that would not flag the file, the smallest multiple of 0.05 above the file's
-  ``order_z``, with the shares it flags;
-- the shares flagged at the module's current ``SCRAMBLED_Z``;
+- the rule with the largest margin ``min(shuffled - 90%, 10% - originals flagged)``, over a grid of
+  ``base`` (step 0.01) and ``slope`` (0 to 0.40, step 0.02), and the best constant threshold
+  (``slope`` 0) for comparison; each with the shares it flags overall, per length bucket, and in two
+  folds (rule chosen on every other document, measured on the rest);
+- the shares flagged by the module's current ``SCRAMBLED_Z`` / ``SCRAMBLED_SLOPE``;
+- for context, the best constant threshold of each single statistic (``order_z``'s three parts, the
+  gap ratio, the p-value, the weighted objective's z), on the one-shuffle rows;
+- with ``--must-flag FILE`` (the seed article, which must be called scrambled): that text's numbers
+  and whether the recommended rule calls it scrambled;
 - for the weak flag, the follows probability below which 10% of the true transitions fall, and the
   share of the shuffled documents' transitions (true adjacencies left out) below it.
 
-    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl --docs 300 \
+    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl \
         --must-flag seeds/russia-syria-withdrawal-2016.txt   # (these are the defaults)
 
 Writes ``experiments/results/calibrate_scrambled.json`` (summary, signature, seed, command) and
@@ -31,7 +36,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import subprocess
 import sys
 import time
@@ -43,7 +47,7 @@ from reorder import assessment
 from reorder.corpus import read_corpus
 from reorder.document import detect_roles, split
 from reorder.evaluation import shuffle_for
-from reorder.pipeline import Reorderer, default_cache_path
+from reorder.pipeline import Reorderer, default_cache_path, objective_from_scores
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "experiments" / "results"
@@ -51,65 +55,99 @@ ORIGINAL_TARGET = 0.10  # at most this share of original documents flagged
 SHUFFLED_TARGET = 0.90  # at least this share of shuffled documents flagged
 WEAK_SHARE = 0.10  # share of true transitions the weak threshold flags
 BUCKETS = ((6, 10), (11, 20), (21, None))
+SLOPES = np.round(np.arange(0.0, 0.401, 0.02), 2)
 
-# statistic -> (column, direction): +1 flags values above the threshold, -1 below it.
-STATISTICS = {"order_z": ("order_z", -1), "z_follows": ("z_follows", -1), "z_precedes": ("z_precedes", -1),
-              "z_position": ("z_position", -1), "gap_ratio": ("gap_ratio", +1), "p_value": ("p_value", +1), "z": ("z", -1)}
-
-
-def flagged(values: np.ndarray, threshold: float, direction: int) -> np.ndarray:
-    return values > threshold if direction > 0 else values < threshold
+# single statistics, on the one-shuffle rows: column -> direction (+1 flags values above the threshold)
+STATISTICS = {"order_z": -1, "z_follows": -1, "z_precedes": -1, "z_position": -1, "gap_ratio": +1,
+              "p_value": +1, "z": -1}
 
 
-def best_threshold(original: np.ndarray, shuffled: np.ndarray, direction: int) -> tuple[float, float]:
-    """The threshold (midpoint between adjacent observed values) with the largest margin
-    ``min(shuffled_share - SHUFFLED_TARGET, ORIGINAL_TARGET - original_share)``; and that margin."""
-    values = np.unique(np.concatenate([original, shuffled]))
-    candidates = np.concatenate([[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
-    best, best_margin = float(candidates[0]), -np.inf
-    for t in candidates:
-        margin = min(
-            flagged(shuffled, t, direction).mean() - SHUFFLED_TARGET,
-            ORIGINAL_TARGET - flagged(original, t, direction).mean(),
-        )
-        if margin > best_margin + 1e-12:
-            best, best_margin = float(t), float(margin)
-    return best, best_margin
+class Doc:
+    """One document's numbers: its original's and its shuffle's order_z, best_z and null order_z."""
+
+    def __init__(self, n: int, original: float, shuffled: float, best_z: float, nulls: np.ndarray):
+        self.n, self.original, self.shuffled, self.best_z = n, original, shuffled, best_z
+        self.nulls = np.sort(nulls)
 
 
-def shares(rows: list[dict], column: str, threshold: float, direction: int) -> dict:
-    out = {}
-    for kind in ("original", "shuffled"):
-        values = np.array([r[column] for r in rows if r["kind"] == kind])
-        out[kind] = float(flagged(values, threshold, direction).mean()) if len(values) else float("nan")
-    out["docs"] = sum(r["kind"] == "original" for r in rows)
-    return out
+def shares(docs: list[Doc], base: float, slope: float) -> dict:
+    """Shares flagged by the rule: originals, all shuffled versions (expected), the one shuffle."""
+    if not docs:
+        return {"original": float("nan"), "shuffled": float("nan"), "one_shuffle": float("nan"), "docs": 0}
+    t = np.array([assessment.scrambled_threshold(d.best_z, base, slope) for d in docs])
+    return {
+        "original": float(np.mean([d.original < ti for d, ti in zip(docs, t)])),
+        "shuffled": float(np.mean([np.searchsorted(d.nulls, ti) / len(d.nulls) for d, ti in zip(docs, t)])),
+        "one_shuffle": float(np.mean([d.shuffled < ti for d, ti in zip(docs, t)])),
+        "docs": len(docs),
+    }
 
 
-def report(rows: list[dict], column: str, threshold: float, direction: int) -> dict:
-    result = {"threshold": threshold, "all": shares(rows, column, threshold, direction), "buckets": {}}
+def margin(result: dict) -> float:
+    return min(result["shuffled"] - SHUFFLED_TARGET, ORIGINAL_TARGET - result["original"])
+
+
+def best_rule(docs: list[Doc], slopes=SLOPES) -> tuple[float, float]:
+    """The (base, slope) with the largest margin; bases on a 0.01 grid."""
+    best, best_margin = (0.0, 0.0), -np.inf
+    for slope in slopes:
+        for base in np.round(np.arange(-1.0, 3.0, 0.01), 2):
+            m = margin(shares(docs, base, slope))
+            if m > best_margin + 1e-12:
+                best, best_margin = (float(base), float(slope)), m
+    return best
+
+
+def report(docs: list[Doc], base: float, slope: float) -> dict:
+    result = {"base": base, "slope": slope, "all": shares(docs, base, slope), "buckets": {}}
+    result["margin"] = margin(result["all"])
     for lo, hi in BUCKETS:
         name = f"{lo}+" if hi is None else f"{lo}-{hi}"
-        subset = [r for r in rows if r["n"] >= lo and (hi is None or r["n"] <= hi)]
+        subset = [d for d in docs if d.n >= lo and (hi is None or d.n <= hi)]
         if subset:
-            result["buckets"][name] = shares(subset, column, threshold, direction)
+            result["buckets"][name] = shares(subset, base, slope)
     return result
+
+
+def chosen(docs: list[Doc], slopes) -> dict:
+    """The largest-margin rule on all the documents, and on each half measured on the other."""
+    base, slope = best_rule(docs, slopes)
+    folds = []
+    halves = (docs[0::2], docs[1::2])
+    for fit, held in ((halves[0], halves[1]), (halves[1], halves[0])):
+        b, s = best_rule(fit, slopes)
+        folds.append({"base": b, "slope": s, "held_out": shares(held, b, s)})
+    pooled = {k: float(np.mean([f["held_out"][k] for f in folds])) for k in ("original", "shuffled", "one_shuffle")}
+    return {**report(docs, base, slope), "two_fold": folds, "two_fold_mean": pooled}
+
+
+def single_statistic_threshold(rows: list[dict], column: str, direction: int) -> dict:
+    original = np.array([r[column] for r in rows if r["kind"] == "original"])
+    shuffled = np.array([r[column] for r in rows if r["kind"] == "shuffled"])
+    flag = (lambda v, t: v > t) if direction > 0 else (lambda v, t: v < t)
+    values = np.unique(np.concatenate([original, shuffled]))
+    best = (-np.inf, None, None, None)
+    for t in np.concatenate([[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]]):
+        o, s = float(flag(original, t).mean()), float(flag(shuffled, t).mean())
+        m = min(s - SHUFFLED_TARGET, ORIGINAL_TARGET - o)
+        if m > best[0] + 1e-12:
+            best = (m, float(t), o, s)
+    return {"flags": "above" if direction > 0 else "below", "margin": best[0], "threshold": best[1],
+            "original": best[2], "one_shuffle": best[3]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpora" / "news-dev.jsonl"),
                         help="A dev corpus (JSONL; default: ../shared/corpora/news-dev.jsonl). Never a test split.")
-    parser.add_argument("--docs", type=int, default=300, help="Documents to use (the first ones long enough).")
-    parser.add_argument("--skip", type=int, default=0,
-                        help="Skip the first SKIP long-enough documents: with the default --docs 300 and "
-                             "--skip 300, the module's thresholds are measured on documents not used to choose them.")
+    parser.add_argument("--docs", type=int, default=None, help="Documents to use (the first long-enough ones; default all).")
+    parser.add_argument("--skip", type=int, default=0, help="Skip the first SKIP long-enough documents.")
     parser.add_argument("--min-units", type=int, default=6, help="Fewest content paragraphs a document needs.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the shuffles and of the null samples.")
     parser.add_argument("--model", default=None, help="Model directory (default: the shipped news model).")
     parser.add_argument("--time-limit", type=float, default=1.0)
     parser.add_argument("--must-flag", default=str(REPO / "seeds" / "russia-syria-withdrawal-2016.txt"),
-                        metavar="FILE", help="A scrambled text that the recommended threshold must call "
+                        metavar="FILE", help="A scrambled text that the recommended rule must call "
                                              "scrambled (default: the seed article; '' for none).")
     parser.add_argument("--output", default=str(RESULTS / "calibrate_scrambled"), help="Output path without suffix.")
     args = parser.parse_args()
@@ -117,6 +155,7 @@ def main() -> None:
     reorderer = Reorderer(model=args.model, cache=default_cache_path(), time_limit=args.time_limit, seed=args.seed)
     started = time.perf_counter()
     rows: list[dict] = []
+    docs: list[Doc] = []
     true_probs: list[float] = []
     false_probs: list[float] = []
     documents = (
@@ -127,19 +166,20 @@ def main() -> None:
     for index, (doc_id, content) in enumerate(documents):
         if index < args.skip:
             continue
-        if index >= args.skip + args.docs:
+        if args.docs is not None and index >= args.skip + args.docs:
             break
         n = len(content)
         perm = shuffle_for(args.seed, index, n)  # shuffled[k] = gold[perm[k]]
+        found = {}
         for kind, units in (("original", content), ("shuffled", [content[k] for k in perm])):
-            result = reorderer.assess(units)
+            result = found[kind] = reorderer.assess(units)
             z = (result.value - result.random_mean) / result.random_std if result.random_std > 0 else 0.0
             rows.append({
                 "id": doc_id, "n": n, "kind": kind, "value": result.value, "best_value": result.best_value,
                 "best_optimal": result.best_optimal, "random_mean": result.random_mean,
                 "random_std": result.random_std, "p_value": result.p_value, "gap_ratio": result.gap_ratio,
                 "z": z, "order_z": result.order_z, "z_follows": result.z_follows, "z_precedes": result.z_precedes,
-                "z_position": result.z_position,
+                "z_position": result.z_position, "best_z": result.best_z, "threshold": result.threshold,
                 "score": result.score, "scrambled": result.scrambled,
             })
             for t in result.transitions:
@@ -147,12 +187,16 @@ def main() -> None:
                     true_probs.append(t.probability)
                 elif perm[t.target] != perm[t.source] + 1:
                     false_probs.append(t.probability)
-        if (index + 1) % 25 == 0:
-            print(f"{index + 1} documents, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        scores = reorderer.pairwise_scores(content)  # embeddings cached: the original's scores again
+        nulls = assessment.null_order_z(objective_from_scores(scores, reorderer.weights_), scores,
+                                        seed=reorderer.seed)
+        docs.append(Doc(n, found["original"].order_z, found["shuffled"].order_z, found["original"].best_z, nulls))
+        if len(docs) % 25 == 0:
+            print(f"{len(docs)} documents, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
     summary: dict = {
         "corpus": Path(args.corpus).name,
-        "docs": sum(r["kind"] == "original" for r in rows),
+        "docs": len(docs),
         "min_units": args.min_units,
         "skip": args.skip,
         "seed": args.seed,
@@ -161,42 +205,24 @@ def main() -> None:
         "git_commit": _git_commit(),
         "targets": {"original_flagged_at_most": ORIGINAL_TARGET, "shuffled_flagged_at_least": SHUFFLED_TARGET},
         "best_found_proven_optimal": float(np.mean([r["best_optimal"] for r in rows])),
-        "current": {
-            "SCRAMBLED_Z": assessment.SCRAMBLED_Z,
-            **report(rows, "order_z", assessment.SCRAMBLED_Z, -1),
-        },
-        "statistics": {},
+        "current": report(docs, assessment.SCRAMBLED_Z, assessment.SCRAMBLED_SLOPE),
+        "recommended": chosen(docs, SLOPES),
+        "best_constant": chosen(docs, [0.0]),
+        "single_statistics": {c: single_statistic_threshold(rows, c, d) for c, d in STATISTICS.items()},
     }
-    half = {kind: [r for i, r in enumerate(rows) if (i // 2) % 2 == kind] for kind in (0, 1)}
-    for name, (column, direction) in STATISTICS.items():
-        original = np.array([r[column] for r in rows if r["kind"] == "original"])
-        shuffled = np.array([r[column] for r in rows if r["kind"] == "shuffled"])
-        threshold, margin = best_threshold(original, shuffled, direction)
-        folds = []
-        for fit, held in ((half[0], half[1]), (half[1], half[0])):
-            t, _ = best_threshold(
-                np.array([r[column] for r in fit if r["kind"] == "original"]),
-                np.array([r[column] for r in fit if r["kind"] == "shuffled"]),
-                direction,
-            )
-            folds.append({"threshold": t, "held_out": shares(held, column, t, direction)})
-        summary["statistics"][name] = {
-            "flags": "above" if direction > 0 else "below",
-            "margin": margin,
-            **report(rows, column, threshold, direction),
-            "two_fold": folds,
-        }
-    recommended = summary["statistics"]["order_z"]["threshold"]
     if args.must_flag:
         document = split(Path(args.must_flag).read_text(encoding="utf-8"))
         content = [u for u, role in zip(document.units, detect_roles(document.units)) if role == "content"]
         must = reorderer.assess(content)
-        if must.order_z >= recommended:
-            recommended = round(math.floor(must.order_z / 0.05 + 1) * 0.05, 2)
-        summary["must_flag"] = {"file": Path(args.must_flag).name, "order_z": must.order_z,
-                                "z_follows": must.z_follows, "z_precedes": must.z_precedes, "z_position": must.z_position,
-                                "gap_ratio": must.gap_ratio, "p_value": must.p_value, "best_optimal": must.best_optimal}
-    summary["recommended"] = report(rows, "order_z", recommended, -1)
+        rule = summary["recommended"]
+        summary["must_flag"] = {
+            "file": Path(args.must_flag).name, "order_z": must.order_z, "best_z": must.best_z,
+            "z_follows": must.z_follows, "z_precedes": must.z_precedes, "z_position": must.z_position,
+            "p_value": must.p_value, "best_optimal": must.best_optimal,
+            "current_threshold": must.threshold, "scrambled_now": must.scrambled,
+            "recommended_threshold": assessment.scrambled_threshold(must.best_z, rule["base"], rule["slope"]),
+        }
+        summary["must_flag"]["scrambled_by_recommended"] = must.order_z < summary["must_flag"]["recommended_threshold"]
     true_arr, false_arr = np.array(true_probs), np.array(false_probs)
     weak = float(np.quantile(true_arr, WEAK_SHARE))
     summary["weak_transitions"] = {
@@ -220,10 +246,13 @@ def main() -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    shown = ("docs", "current", "recommended", "must_flag", "weak_transitions")
-    print(json.dumps({k: summary[k] for k in shown if k in summary}, indent=2))
-    for name, stats in summary["statistics"].items():
-        print(f"{name}: threshold {stats['threshold']:.4g} margin {stats['margin']:+.3f} {stats['all']}")
+    for name in ("current", "recommended", "best_constant"):
+        rule = summary[name]
+        line = f"{name}: base {rule['base']:.2f} slope {rule['slope']:.2f} margin {rule['margin']:+.3f} {rule['all']}"
+        if "two_fold_mean" in rule:
+            line += f" two-fold held out {rule['two_fold_mean']}"
+        print(line)
+    print(json.dumps({k: summary[k] for k in ("must_flag", "weak_transitions") if k in summary}, indent=2))
 
 
 def _git_commit() -> str | None:
