@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -73,6 +74,9 @@ def model_options(func):
                      help="Solver: auto is exact (subset DP, then CP-SAT) where a proof is cheap, else heuristic."),
         click.option("--time-limit", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
                      help="Seconds the search may spend beyond the exact range."),
+        click.option("--weights", default=None, metavar="F,P,POS", callback=_parse_weights,
+                     help="Weights of the follows, precedes and position scores in the objective, e.g. "
+                          "0,1,1. Default: the model's tuned weights (see the signature)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomised search."),
         click.option("--cache", type=click.Path(dir_okay=False), default=None,
                      help="SQLite file caching embeddings between runs."),
@@ -84,11 +88,26 @@ def model_options(func):
     return func
 
 
-def _reorderer(model, embedder, method, time_limit, seed, cache, **kwargs):
+def _parse_weights(ctx, param, value):
+    """'F,P,POS' -> {"follows": F, "precedes": P, "position": POS}: three finite numbers >= 0, not all 0."""
+    if value is None:
+        return None
+    parts = [part.strip() for part in value.split(",")]
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 3 or not all(math.isfinite(x) and x >= 0 for x in numbers) or not any(numbers):
+        raise click.BadParameter(f"{value!r}: give three numbers >= 0, not all 0, for follows,precedes,position "
+                                 "(e.g. 0,1,1)")
+    return dict(zip(("follows", "precedes", "position"), numbers))
+
+
+def _reorderer(model, embedder, method, time_limit, seed, cache, weights=None, **kwargs):
     from .pipeline import Reorderer
 
     return Reorderer(model=model, embedder=embedder, method=method, time_limit=time_limit, seed=seed,
-                     cache=cache, **kwargs)
+                     cache=cache, weights=weights, **kwargs)
 
 
 def read_text(path: str, encoding: str) -> str:
@@ -200,7 +219,7 @@ def main() -> None:
 @_fail_cleanly
 def order(file, output, in_place, backup, fmt, unit, furniture, all_content, encoding, first_unit, last_unit,
           before, groups, alternatives, confidence, explain,
-          model, embedder, method, time_limit, seed, cache, verbose, quiet):
+          model, embedder, method, time_limit, weights, seed, cache, verbose, quiet):
     """Reorder FILE ('-' for stdin) and print the text in the restored order.
 
     Constraints (--first, --last, --before, --group) are honoured exactly by the search. With
@@ -216,7 +235,7 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     if in_place and fmt == "json":
         raise click.UsageError("--in-place writes text; it cannot be combined with --format json")
     text = read_text(file, encoding)
-    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, unit=unit,
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit,
                            roles=not all_content, furniture=furniture)
     result = reorderer.reorder_text(text, constraints)
     if len(result.units) == 0:
@@ -262,8 +281,8 @@ def _method_weights(name: str) -> dict[str, float] | None:
 @click.option("--per-document", is_flag=True, help="With --format json, include every document's scores.")
 @model_options
 @_fail_cleanly
-def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedder, method, time_limit, seed, cache,
-             verbose, quiet):
+def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedder, method, time_limit, weights, seed,
+             cache, verbose, quiet):
     """Shuffle each document of CORPUS (JSONL) with --seed, restore it, and report order metrics.
 
     Kendall tau, perfect-match ratio, positional, first/last-unit and pairwise accuracy, as macro
@@ -289,7 +308,7 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
             fn, signature = name, f"reorder:{__version__}|method:{name}|seed:{seed}"
         else:
             reorderer = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed,
-                                   cache, weights=_method_weights(name))
+                                   cache, _method_weights(name) or weights)
 
             def fn(units, reorderer=reorderer):
                 solution = reorderer.solve(units)
@@ -476,7 +495,7 @@ def _echo_extras(extras: dict, units) -> None:
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input.")
 @model_options
 @_fail_cleanly
-def score(file, fmt, unit, all_content, samples, encoding, model, embedder, method, time_limit, seed, cache,
+def score(file, fmt, unit, all_content, samples, encoding, model, embedder, method, time_limit, weights, seed, cache,
           verbose, quiet):
     """Rate the order FILE ('-' for stdin) already has: is it coherent, and where does it break?
 
@@ -493,7 +512,7 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
 
     _setup_logging(verbose, quiet)
     text = read_text(file, encoding)
-    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, unit=unit, roles=not all_content)
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit, roles=not all_content)
     document = split(text, unit)
     roles = detect_roles(document.units) if not all_content else ["content"] * len(document)
     content = [i for i, role in enumerate(roles) if role == "content"]
@@ -538,7 +557,7 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
               help="Worker processes; each loads the models once.")
 @model_options
 @_fail_cleanly
-def batch(corpus, output, workers, model, embedder, method, time_limit, seed, cache, verbose, quiet):
+def batch(corpus, output, workers, model, embedder, method, time_limit, weights, seed, cache, verbose, quiet):
     """Order every document of a JSONL CORPUS ('-' for stdin); one JSON line per document out.
 
     Each input line holds a document's units under "paragraphs" (or "units"/"sentences"), taken as
@@ -553,7 +572,7 @@ def batch(corpus, output, workers, model, embedder, method, time_limit, seed, ca
 
     _setup_logging(verbose, quiet)
     params = {"model": model, "embedder": embedder, "method": method, "time_limit": time_limit, "seed": seed,
-              "cache": cache}
+              "cache": cache, "weights": weights}
     source = sys.stdin if corpus == "-" else open(corpus, encoding="utf-8")
     target = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     try:

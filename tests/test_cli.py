@@ -349,3 +349,34 @@ def test_batch_workers_give_the_same_results_as_one_process(tmp_path):
     assert [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in two] == \
         [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in one]
     assert [r["objective"] for r in two] == pytest.approx([r["objective"] for r in one], rel=1e-5, abs=1e-5)
+
+
+def test_weights_reach_the_objective_and_the_signature(cli, article):
+    def run(weights):
+        result = cli("order", article, "--format", "json", "--weights", weights)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    single, double = run("0,1,1"), run("0,2,2")
+    assert "weights:f0+p1+pos1" in single["signature"] and "weights:f0+p2+pos2" in double["signature"]
+    # scaling every weight scales the objective and leaves the best order unchanged
+    assert double["objective"] == pytest.approx(2 * single["objective"])
+    assert double["permutation"] == single["permutation"]
+    assert run("1,0,0")["objective"] != pytest.approx(single["objective"])
+
+
+def test_evaluate_applies_weights_to_the_full_objective_only(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))
+    corpus = tmp_path / "corpus.jsonl"
+    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(4)]} for k in range(3)]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    result = cli("evaluate", corpus, "--method", "follows,full", "--weights", "0.5,1,0", "--format", "json", "-q")
+    assert result.exit_code == 0, result.output
+    follows, full = json.loads(result.stdout)
+    assert "weights:f1+p0+pos0" in follows["signature"] and "weights:f0.5+p1+pos0" in full["signature"]
+
+
+@pytest.mark.parametrize("weights", ["1,2", "a,b,c", "-1,1,1", "0,0,0", "1,nan,1"])
+def test_bad_weights_are_refused_with_the_option_named(cli, article, weights):
+    result = cli("order", article, "--weights", weights)
+    assert result.exit_code == 2 and "--weights" in result.stderr and "three numbers" in result.stderr
