@@ -44,7 +44,7 @@ from reorder.corpus import read_corpora, read_corpus
 from reorder.document import detect_roles, split
 from reorder.features import unit_features
 from reorder.pipeline import Reorderer, default_cache_path, objective_from_scores
-from reorder.search import Objective
+from reorder.search import Objective, solve
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BINS = 5
@@ -53,15 +53,6 @@ EPS = 1e-6
 
 def content_units(units) -> list[str]:
     return [u for u, role in zip(units, detect_roles(units)) if role == "content"]
-
-
-def term_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
-    """Adjacency, precedence and first/last values of each order, shape (m, 3)."""
-    n = objective.n
-    zeros, flat = np.zeros((n, n)), np.zeros(n)
-    parts = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
-             Objective(zeros, zeros, objective.first, objective.last))
-    return np.stack([assessment.order_values(p, orders) for p in parts], axis=1)
 
 
 def unweighted(scores) -> Objective:
@@ -149,13 +140,14 @@ def main() -> None:
         null, _ = assessment.null_orders(n, seed=args.seed)
         orders = np.vstack([np.arange(n)[None, :], null])
         values = np.column_stack([
-            term_values(unweighted(scores), orders),
-            term_values(unweighted(minilm.pairwise_scores(units)), orders),
+            assessment.term_values(unweighted(scores), orders),
+            assessment.term_values(unweighted(minilm.pairwise_scores(units)), orders),
             bin_values(np.log(np.clip(bins_model.predict_proba(unit_features(units, emb)), EPS, 1.0)), orders),
             link_values(boundary_cosine(units, minilm), orders),
         ])
-        best = main_model.solve(units, embeddings=emb)
-        best_z = assessment.order_evidence(main_model.objective(units, emb), best.order, scores, seed=args.seed).order_z
+        objective = objective_from_scores(scores, main_model.weights_)  # the scores once, not per call
+        best = solve(objective, method=main_model.method, time_limit=main_model.time_limit, seed=main_model.seed)
+        best_z = assessment.order_evidence(objective, best.order, scores, seed=args.seed).order_z
         per_doc.append((n, values, best_z))
         if (index + 1) % 100 == 0:
             print(f"{index + 1} documents, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

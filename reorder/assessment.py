@@ -108,6 +108,7 @@ __all__ = [
     "random_mean",
     "relabel_explanations",
     "scrambled_threshold",
+    "term_values",
     "transitions",
 ]
 
@@ -234,10 +235,17 @@ def null_order_z(
     """The ``order_z`` of every random order of the null distribution (mean 0, deviation 1 by
     construction; all zeros when no term varies). ``mean(null_order_z(...) < t)`` is the share of
     shuffled versions of the text that a threshold ``t`` calls scrambled."""
+    return _evidence(objective, np.zeros((0, objective.n), dtype=np.intp), scores, samples, seed)[2]
+
+
+def term_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
+    """The adjacency, precedence and first/last parts of each order's value, shape (m, 3); they sum
+    to :func:`order_values`."""
     n = objective.n
-    if n < 2:
-        return np.zeros(1)
-    return _evidence(objective, np.zeros((0, n), dtype=np.intp), scores, samples, seed)[2]
+    zeros, flat = np.zeros((n, n)), np.zeros(n)
+    parts = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
+             Objective(zeros, zeros, objective.first, objective.last))
+    return np.stack([order_values(part, orders) for part in parts], axis=1)
 
 
 def _evidence(objective: Objective, orders, scores: PairwiseScores | None, samples: int, seed: int):
@@ -249,23 +257,19 @@ def _evidence(objective: Objective, orders, scores: PairwiseScores | None, sampl
     orders = np.asarray(orders, dtype=np.intp).reshape(-1, n)
     if scores is not None:  # the unweighted log-likelihoods: the objective with every weight 1
         objective = objective_from_scores(scores, {"follows": 1.0, "precedes": 1.0, "position": 1.0})
-    zeros, flat = np.zeros((n, n)), np.zeros(n)
-    terms = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
-             Objective(zeros, zeros, objective.first, objective.last))
-    nulls_orders, _ = null_orders(n, samples, seed)
+    nulls = term_values(objective, null_orders(n, samples, seed)[0])
+    values = term_values(objective, orders)
     z = np.zeros((len(orders), 3))
-    null_sum, varying = np.zeros(len(nulls_orders)), 0
-    for k, term in enumerate(terms):
-        nulls = order_values(term, nulls_orders)
-        mean, spread = float(nulls.mean()), float(nulls.std())
-        values = order_values(term, orders)
-        if spread > _tolerance(float(np.max(np.abs(values), initial=mean))):
-            z[:, k] = (values - mean) / spread
-            null_sum += (nulls - mean) / spread
+    null_sum, varying = np.zeros(len(nulls)), 0
+    for k in range(3):
+        mean, spread = float(nulls[:, k].mean()), float(nulls[:, k].std())
+        if spread > _tolerance(float(np.max(np.abs(values[:, k]), initial=mean))):
+            z[:, k] = (values[:, k] - mean) / spread
+            null_sum += (nulls[:, k] - mean) / spread
             varying += 1
     spread = float(null_sum.std())
     if not varying or spread <= 0:
-        return z, np.zeros(len(orders)), np.zeros(len(nulls_orders)), False
+        return z, np.zeros(len(orders)), np.zeros(len(nulls)), False
     return z, z.sum(axis=1) / spread, null_sum / spread, True
 
 

@@ -177,6 +177,17 @@ def test_scrambled_threshold_rises_with_the_best_orders_evidence():
     assert assess(objective, result.order, threshold=result.order_z + 0.01).scrambled
 
 
+def test_term_values_split_each_orders_value_into_its_three_parts():
+    objective = random_objective(6, 4)
+    orders, _ = assessment.null_orders(6, samples=50, seed=1)
+    parts = assessment.term_values(objective, orders)
+    assert parts.shape == (50, 3)
+    assert np.allclose(parts.sum(axis=1), assessment.order_values(objective, orders))
+    o = orders[0]
+    assert parts[0, 0] == pytest.approx(sum(objective.follows[o[k], o[k + 1]] for k in range(5)))
+    assert parts[0, 2] == pytest.approx(objective.first[o[0]] + objective.last[o[-1]])
+
+
 def test_null_order_z_is_the_evidence_of_each_random_order():
     objective = random_objective(5, 2)
     nulls = assessment.null_order_z(objective)
