@@ -84,8 +84,9 @@ import numpy as np
 from .coherence import PairwiseScores
 from .errors import InvalidInputError
 from .features import ANAPHORIC_NOUNS, PAIR_CUES, UNIT_CUES, lexicon, pair_cues, unit_cues
-from .pipeline import objective_from_scores
-from .search import Objective, Solution, solve
+from .objective import Objective, objective_from_scores, order_values, random_mean, term_values
+from .search import Solution, solve
+from .validation import check_permutation, check_positive_int
 
 __all__ = [
     "CONFIDENCE_K",
@@ -127,56 +128,11 @@ DEFAULT_SAMPLES = 1000
 #: Orders that :func:`position_confidence` weighs by default (see the module docstring).
 CONFIDENCE_K = 20
 
-_CHUNK_CELLS = 4_000_000  # orders x n x n booleans evaluated at once by order_values
 
 
 # --------------------------------------------------------------------------------------------
 # Values of many orders at once and the null distribution
 # --------------------------------------------------------------------------------------------
-
-
-def order_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
-    """Objective values of many orders at once.
-
-    Parameters
-    ----------
-    objective : Objective
-        Scores over ``n`` units.
-    orders : ndarray of shape (m, n)
-        Each row a permutation of ``range(n)`` (not checked: this is the vectorised inner loop).
-
-    Returns
-    -------
-    ndarray of shape (m,)
-        ``values[r] == objective.value(orders[r])`` up to float rounding.
-    """
-    orders = np.asarray(orders, dtype=np.intp)
-    m, n = orders.shape
-    if n == 0:
-        return np.zeros(m)
-    values = objective.first[orders[:, 0]] + objective.last[orders[:, -1]]
-    values = values + objective.follows[orders[:, :-1], orders[:, 1:]].sum(axis=1)
-    positions = np.argsort(orders, axis=1)
-    chunk = max(1, _CHUNK_CELLS // max(n * n, 1))
-    for start in range(0, m, chunk):
-        pos = positions[start : start + chunk]
-        before = pos[:, :, None] < pos[:, None, :]  # before[r, i, j]: i precedes j in order r
-        values[start : start + chunk] += np.einsum("rij,ij->r", before, objective.precedes)
-    return values
-
-
-def random_mean(objective: Objective) -> float:
-    """Exact mean value over all ``n!`` orders: each ordered pair is adjacent with probability
-    ``1 / n`` summed over slots, each unordered pair comes either way round with probability 1/2."""
-    n = objective.n
-    if n == 0:
-        return 0.0
-    return float(
-        objective.follows.sum() / n
-        + objective.precedes.sum() / 2
-        + objective.first.mean()
-        + objective.last.mean()
-    )
 
 
 def null_orders(n: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> tuple[np.ndarray, bool]:
@@ -185,7 +141,7 @@ def null_orders(n: int, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> tuple[
     All ``n!`` orders when ``n! <= samples`` (``exact`` is True), else ``samples`` uniformly random
     permutations drawn with ``numpy.random.default_rng(seed)``.
     """
-    samples = _positive_int(samples, "samples")
+    samples = check_positive_int(samples, "samples")
     if math.factorial(n) <= samples:
         return np.array(list(itertools.permutations(range(n))), dtype=np.intp).reshape(math.factorial(n), n), True
     rng = np.random.default_rng(seed)
@@ -236,16 +192,6 @@ def null_order_z(
     construction; all zeros when no term varies). ``mean(null_order_z(...) < t)`` is the share of
     shuffled versions of the text that a threshold ``t`` calls scrambled."""
     return _evidence(objective, np.zeros((0, objective.n), dtype=np.intp), scores, samples, seed)[2]
-
-
-def term_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
-    """The adjacency, precedence and first/last parts of each order's value, shape (m, 3); they sum
-    to :func:`order_values`."""
-    n = objective.n
-    zeros, flat = np.zeros((n, n)), np.zeros(n)
-    parts = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
-             Objective(zeros, zeros, objective.first, objective.last))
-    return np.stack([order_values(part, orders) for part in parts], axis=1)
 
 
 def _evidence(objective: Objective, orders, scores: PairwiseScores | None, samples: int, seed: int):
@@ -417,7 +363,7 @@ class Assessment:
 
     def weakest(self, k: int = 3) -> list[Transition]:
         """The ``k`` transitions with the lowest probability (contribution without one)."""
-        return sorted(self.transitions, key=_weakness)[: _positive_int(k, "k")]
+        return sorted(self.transitions, key=_weakness)[: check_positive_int(k, "k")]
 
     def relabel(self, labels: Sequence[int]) -> Assessment:
         """The same assessment with every unit index ``u`` replaced by ``labels[u]`` (e.g. the
@@ -811,23 +757,5 @@ def _first_word(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _order(order: Sequence[int] | None, n: int) -> np.ndarray:
-    if order is None:
-        return np.arange(n, dtype=np.intp)
-    try:
-        array = np.asarray(list(order))
-    except TypeError:
-        raise InvalidInputError(f"order must be a permutation of range({n}), got {order!r}") from None
-    if array.size == 0:
-        array = array.astype(np.intp)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer) or len(array) != n or not np.array_equal(
-        np.sort(array), np.arange(n)
-    ):
-        raise InvalidInputError(f"order must be a permutation of range({n}), got {list(order)!r}")
-    return array.astype(np.intp)
+    return np.arange(n, dtype=np.intp) if order is None else check_permutation(order, n, "order")

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reorder.errors import InvalidInputError
+from .errors import InvalidInputError
+from .validation import check_permutation
 
 __all__ = [
     "UNIT_KINDS",
@@ -120,27 +121,12 @@ class Document:
             If ``order`` is not a permutation of ``range(n)``.
         """
         n = len(self.units)
-        positions = range(n) if order is None else _check_permutation(order, n, "order")
+        positions = range(n) if order is None else check_permutation(order, n, "order").tolist()
         parts = [self.separators[0]]
         for k, i in enumerate(positions):
             parts.append(self.units[i])
             parts.append(self.separators[k + 1])
         return "".join(parts)
-
-
-def _check_permutation(order: Any, n: int, name: str) -> list[int]:
-    """Return ``order`` as a list of int, or raise if it is not a permutation of ``range(n)``."""
-    try:
-        items = [operator.index(i) for i in order]
-    except TypeError as exc:
-        raise InvalidInputError(
-            f"{name} must be a sequence of integers (a permutation of range({n})); got {order!r}"
-        ) from exc
-    if len(items) != n or sorted(items) != list(range(n)):
-        raise InvalidInputError(
-            f"{name} must be a permutation of range({n}), each index exactly once; got {items!r}"
-        )
-    return items
 
 
 # --------------------------------------------------------------------------- splitting

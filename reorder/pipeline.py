@@ -31,7 +31,8 @@ from .embedding import (
     mpnet_available,
 )
 from .errors import InvalidInputError, ModelError
-from .search import Constraints, Objective, Solution, k_best, solve
+from .objective import DEFAULT_WEIGHTS, PROBABILITY_FLOOR, Objective, objective_from_scores
+from .search import Constraints, Solution, k_best, solve
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,7 @@ FALLBACK_MODEL_DIR = MODELS_DIR / "news-minilm"
 SIMILARITY = "similarity"
 """Model name of the unsupervised scorer: embedding similarity only, no learned direction."""
 
-DEFAULT_WEIGHTS = {"follows": 1.0, "precedes": 1.0, "position": 1.0}
 METHODS = ("auto", "dp", "cpsat", "heuristic", "brute-force")
-_EPS = 1e-6
 
 
 def default_cache_path() -> Path:
@@ -78,26 +77,9 @@ class SimilarityScorer:
         lead = np.exp(central - central.max()) if n else central
         first = lead / lead.sum() if n else lead
         position = np.stack([first, 1.0 - first - 1.0 / max(n, 1) * 0.5, np.full(n, 0.5 / max(n, 1))], axis=1)
-        position = np.clip(position, _EPS, None)
+        position = np.clip(position, PROBABILITY_FLOOR, None)
         position /= position.sum(axis=1, keepdims=True)
         return PairwiseScores(follows=follows, precedes=np.full((n, n), 0.5), position=position)
-
-
-def objective_from_scores(scores: PairwiseScores, weights: dict[str, float]) -> Objective:
-    """Turn probabilities into the additive objective the search maximises.
-
-    follows[i, j] = w_f log P(j right after i); precedes[i, j] = w_p log P(i before j);
-    first[i] = w_pos (log P(first) - log P(middle)); last[i] likewise, so that an order's value is,
-    up to a constant, the weighted log-likelihood of its adjacencies, its pairwise precedences and
-    its first and last units.
-    """
-    position = np.log(np.clip(scores.position, _EPS, 1.0))
-    return Objective(
-        follows=weights["follows"] * np.log(np.clip(scores.follows, _EPS, 1.0)),
-        precedes=weights["precedes"] * np.log(np.clip(scores.precedes, _EPS, 1.0)),
-        first=weights["position"] * (position[:, 0] - position[:, 1]),
-        last=weights["position"] * (position[:, 2] - position[:, 1]),
-    )
 
 
 @dataclass(frozen=True)

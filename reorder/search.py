@@ -57,6 +57,15 @@ from typing import Any
 import numpy as np
 
 from reorder.errors import InvalidInputError, ReorderError
+from reorder.objective import Objective
+from reorder.validation import (
+    check_index as _unit,
+    check_non_negative_int as _non_negative_int,
+    check_optional_index as _optional_unit,
+    check_permutation as _as_permutation,
+    check_sequence as _iterable,
+    check_time_limit as _check_time_limit,
+)
 
 __all__ = [
     "AUTO_DP_MAX_N",
@@ -117,91 +126,6 @@ METHODS = ("auto", "dp", "cpsat", "heuristic", "brute-force")
 # --------------------------------------------------------------------------------------------
 # Public data types
 # --------------------------------------------------------------------------------------------
-
-
-def _score_array(value: Any, name: str, ndim: int) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=np.float64)  # a copy: the objective owns its arrays
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be an array of numbers: {exc}") from None
-    if array.ndim != ndim:
-        raise InvalidInputError(f"{name} must be {ndim}-dimensional, got shape {array.shape}")
-    return array
-
-
-@dataclass(frozen=True, eq=False)
-class Objective:
-    """The scores that define the value of an order.
-
-    Parameters
-    ----------
-    follows : ndarray of shape (n, n)
-        ``follows[i, j]``: score of unit ``j`` coming immediately after unit ``i``.
-    precedes : ndarray of shape (n, n)
-        ``precedes[i, j]``: score of unit ``i`` coming anywhere before unit ``j``.
-    first : ndarray of shape (n,)
-        ``first[i]``: score of unit ``i`` opening the order.
-    last : ndarray of shape (n,)
-        ``last[i]``: score of unit ``i`` closing the order.
-
-    The arrays are copied to float64 and made read-only; diagonals are ignored (set to 0, so
-    they may hold ``-inf`` or ``nan`` on input). Every other entry must be finite.
-    """
-
-    follows: np.ndarray
-    precedes: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-
-    def __post_init__(self) -> None:
-        follows = _score_array(self.follows, "follows", 2)
-        n = follows.shape[0]
-        if follows.shape != (n, n):
-            raise InvalidInputError(f"follows must be square, got shape {follows.shape}")
-        precedes = _score_array(self.precedes, "precedes", 2)
-        if precedes.shape != (n, n):
-            raise InvalidInputError(
-                f"precedes must have the shape of follows {(n, n)}, got {precedes.shape}"
-            )
-        first = _score_array(self.first, "first", 1)
-        last = _score_array(self.last, "last", 1)
-        for name, vector in (("first", first), ("last", last)):
-            if vector.shape != (n,):
-                raise InvalidInputError(f"{name} must have shape {(n,)}, got {vector.shape}")
-            if not np.all(np.isfinite(vector)):
-                raise InvalidInputError(f"{name} must be finite everywhere")
-        for name, matrix in (("follows", follows), ("precedes", precedes)):
-            np.fill_diagonal(matrix, 0.0)
-            if not np.all(np.isfinite(matrix)):
-                raise InvalidInputError(f"{name} must be finite off its diagonal")
-        for name, array in (
-            ("follows", follows),
-            ("precedes", precedes),
-            ("first", first),
-            ("last", last),
-        ):
-            array.setflags(write=False)
-            object.__setattr__(self, name, array)
-
-    @property
-    def n(self) -> int:
-        """Number of units."""
-        return int(self.first.shape[0])
-
-    @classmethod
-    def zeros(cls, n: int) -> Objective:
-        """An objective of ``n`` units whose scores are all zero (every order has value 0)."""
-        n = _non_negative_int(n, "n")
-        return cls(np.zeros((n, n)), np.zeros((n, n)), np.zeros(n), np.zeros(n))
-
-    def value(self, order: Sequence[int] | np.ndarray) -> float:
-        """Value of ``order``, a permutation of ``range(n)`` (see the module docstring)."""
-        o = _as_permutation(order, self.n, "order")
-        if len(o) == 0:
-            return 0.0
-        total = self.first[o[0]] + self.last[o[-1]] + self.follows[o[:-1], o[1:]].sum()
-        total += np.triu(self.precedes[np.ix_(o, o)], 1).sum()
-        return float(total)
 
 
 @dataclass(frozen=True)
@@ -406,46 +330,6 @@ class Solution:
 # --------------------------------------------------------------------------------------------
 
 
-def _iterable(value: Any, name: str) -> Any:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise InvalidInputError(f"{name} must be a sequence, got {value!r}")
-    return value
-
-
-def _unit(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise InvalidInputError(f"{name} must hold unit indices (int), got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise InvalidInputError(f"{name} must hold unit indices (int), got {value!r}") from None
-
-
-def _optional_unit(value: Any, name: str) -> int | None:
-    return None if value is None else _unit(value, name)
-
-
-def _non_negative_int(value: Any, name: str) -> int:
-    number = _unit(value, name)
-    if number < 0:
-        raise InvalidInputError(f"{name} must be >= 0, got {number}")
-    return number
-
-
-def _as_permutation(order: Any, n: int, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(order)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a permutation of range({n})") from None
-    if array.size == 0:
-        array = array.astype(np.intp).reshape(0)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidInputError(f"{name} must be a 1-D sequence of int, got {order!r}")
-    if len(array) != n or not np.array_equal(np.sort(array), np.arange(n)):
-        raise InvalidInputError(f"{name} must be a permutation of range({n}), got {order!r}")
-    return array.astype(np.intp, copy=False)
-
-
 def _check_objective(objective: Any) -> Objective:
     if not isinstance(objective, Objective):
         raise InvalidInputError(
@@ -463,18 +347,6 @@ def _check_constraints(constraints: Any) -> Constraints:
             f"got {type(constraints).__name__}"
         )
     return constraints
-
-
-def _check_time_limit(time_limit: Any) -> float:
-    try:
-        seconds = float(time_limit)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"time_limit must be a number of seconds, got {time_limit!r}"
-        ) from None
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise InvalidInputError(f"time_limit must be positive and finite, got {time_limit!r}")
-    return seconds
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .coherence import CoherenceModel, PairwiseScores
 from .corpus import CorpusDocument
 from .embedding import Embedder, embed_unique
 from .evaluation import evaluate
+from .objective import objective_from_scores
 from .search import solve
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ def tune_weights(
     scores are computed once and every weight combination of ``grid`` is searched on them. Returns
     the best weights and one row per combination (weights, tau, first-unit accuracy).
     """
-    from .pipeline import objective_from_scores
-
     grid = grid or WEIGHT_GRID
     docs = [d for d in documents if 2 <= len(d.units) <= max_units]
     cache: dict[tuple[str, ...], PairwiseScores] = {}
