@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable
 
@@ -13,7 +14,12 @@ from hypothesis import strategies as st
 from reorder import search
 from reorder.errors import InvalidInputError
 from reorder.search import (
+    AUTO_DP_MAX_N,
+    BRUTE_FORCE_MAX_N,
+    CPSAT_AUTO_MAX_N,
     CPSAT_SCALE,
+    DP_MAX_N,
+    SOLVERS,
     Constraints,
     Objective,
     Solution,
@@ -24,11 +30,15 @@ from reorder.search import (
     solve_dp,
     solve_heuristic,
 )
+from reorder.search.auto import KBEST_DP_MAX_STATES
+from reorder.search.exact.cpsat import _CpsatModel
+from reorder.search.problem import _problem
 
 Solver = Callable[..., Solution]
 
-# Every solver behind one signature: (objective, constraints=None) -> Solution.
-SOLVERS: dict[str, Solver] = {
+# Every solver, and auto, behind one call, (objective, constraints=None) -> Solution, with the
+# time limits these tests give them.
+CALLS: dict[str, Solver] = {
     "brute-force": lambda o, c=None: solve_brute_force(o, c),
     "dp": lambda o, c=None: solve_dp(o, c),
     "cpsat": lambda o, c=None: solve_cpsat(o, c, time_limit=5.0),
@@ -159,6 +169,23 @@ def test_constraints_normalised_and_satisfied_by() -> None:
     assert Constraints().empty and not c.empty
 
 
+def test_constraints_restricted_to() -> None:
+    c = Constraints(first=7, last=2, before=((4, 9),), groups=((5, 3),))
+    local = c.restricted_to([2, 3, 4, 5, 7, 9])
+    assert local == Constraints(first=4, last=0, before=((2, 5),), groups=((3, 1),))
+    assert c.restricted_to(np.array([9, 7, 5, 4, 3, 2])) == Constraints(
+        first=1, last=5, before=((3, 0),), groups=((2, 4),)
+    )
+    assert Constraints().restricted_to([3, 1]) == Constraints()
+    message = "constraint names unit 9, which is not a content unit"
+    with pytest.raises(InvalidInputError, match=message):
+        c.restricted_to([2, 3, 4, 5, 7])
+    with pytest.raises(InvalidInputError, match="twice"):
+        c.restricted_to([2, 3, 4, 5, 7, 9, 2])
+    with pytest.raises(InvalidInputError, match="units"):
+        c.restricted_to([2, 3.0])
+
+
 @pytest.mark.parametrize(
     "constraints",
     [
@@ -184,7 +211,7 @@ def test_infeasible_constraints_raise_in_every_solver(constraints: Constraints) 
     objective = random_objective(5, 0)
     with pytest.raises(InvalidInputError):
         constraints.check(5)
-    for solver in SOLVERS.values():
+    for solver in CALLS.values():
         with pytest.raises(InvalidInputError):
             solver(objective, constraints)
     with pytest.raises(InvalidInputError):
@@ -248,12 +275,12 @@ KNOWN = [
 ]
 
 
-@pytest.mark.parametrize("name", SOLVERS)
+@pytest.mark.parametrize("name", CALLS)
 @pytest.mark.parametrize("make, expected, value", KNOWN)
 def test_known_optimum(
     name: str, make: Callable[[], Objective], expected: list[int], value: float
 ) -> None:
-    solution = SOLVERS[name](make())
+    solution = CALLS[name](make())
     assert solution.order == expected
     assert solution.value == pytest.approx(value)
     if name in EXACT:
@@ -261,15 +288,75 @@ def test_known_optimum(
         assert solution.bound == pytest.approx(value)
 
 
-@pytest.mark.parametrize("name", SOLVERS)
+@pytest.mark.parametrize("name", CALLS)
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_tiny_sizes(name: str, n: int) -> None:
     objective = random_objective(n, 3)
-    solution = SOLVERS[name](objective)
+    solution = CALLS[name](objective)
     assert_permutation(solution.order, n)
     best = max(all_orders(objective))[0] if n else 0.0
     assert solution.value == pytest.approx(best)
     assert solution.value == pytest.approx(objective.value(solution.order))
+
+
+# The registry: every solver in SOLVERS, called as solve_x(objective, constraints, **options)
+REGISTERED_OPTIONS: dict[str, dict[str, float]] = {
+    "brute-force": {},
+    "dp": {},
+    "cpsat": {"time_limit": 5.0},
+    "heuristic": {"time_limit": 0.5},
+}
+REGISTRY_CONSTRAINTS = [
+    None,
+    Constraints(first=4),
+    Constraints(last=0, before=((5, 1), (2, 3))),
+    Constraints(groups=((3, 0), (1, 5, 2)), before=((4, 1),)),
+]
+
+
+def test_solver_registry() -> None:
+    assert set(SOLVERS) == {"brute-force", "dp", "cpsat", "heuristic"}
+    assert SOLVERS["dp"] is solve_dp and SOLVERS["brute-force"] is solve_brute_force
+    assert SOLVERS["cpsat"] is solve_cpsat and SOLVERS["heuristic"] is solve_heuristic
+    assert set(search.METHODS) == {"auto", *SOLVERS}
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+@pytest.mark.parametrize("constraints", REGISTRY_CONSTRAINTS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_registered_solver_finds_the_optimum(
+    name: str, constraints: Constraints | None, seed: int
+) -> None:
+    objective = random_objective(6, 40 + seed)
+    optimum, best_order = all_orders(objective, constraints)[0]  # computed here, by enumeration
+    solution = SOLVERS[name](objective, constraints, **REGISTERED_OPTIONS[name])
+    assert_permutation(solution.order, 6)
+    assert (constraints or Constraints()).satisfied_by(solution.order)
+    assert solution.value == pytest.approx(objective.value(solution.order))
+    assert solution.method == name
+    if name == "cpsat":  # optimal for the scores rounded to 1 / CPSAT_SCALE
+        assert optimum - rounding_tolerance(6) <= solution.value <= optimum + 1e-9
+    else:
+        assert solution.value == pytest.approx(optimum, abs=1e-9)
+    if name == "heuristic":
+        assert not solution.optimal and solution.bound is None
+    else:
+        assert solution.optimal and solution.bound == solution.value
+    if name in ("brute-force", "dp"):
+        assert solution.order == best_order
+    # solve(method=name) dispatches to the same solver with the same options
+    assert solve(objective, constraints, method=name, time_limit=5.0) == SOLVERS[name](
+        objective, constraints, **{o: 5.0 for o in REGISTERED_OPTIONS[name]}
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_every_registered_solver_finds_a_planted_optimum(name: str) -> None:
+    objective, hidden = planted(7, 12, noise=0.3)
+    assert all_orders(objective)[0][1] == hidden
+    solution = SOLVERS[name](objective, None, **REGISTERED_OPTIONS[name])
+    assert solution.order == hidden
+    assert solution.value == pytest.approx(objective.value(hidden))
 
 
 def test_trivial_method_name() -> None:
@@ -291,7 +378,7 @@ def test_exact_solvers_match_brute_force(n: int, seed: int) -> None:
     reference = solve_brute_force(objective)
     assert reference.value == pytest.approx(max(all_orders(objective))[0])
     for name in ("dp", "auto"):
-        solution = SOLVERS[name](objective)
+        solution = CALLS[name](objective)
         assert_permutation(solution.order, n)
         assert solution.optimal
         assert solution.value == pytest.approx(reference.value, abs=1e-9)
@@ -350,8 +437,8 @@ LINEAR_CONSTRAINTS = [
 
 def test_linear_ordering_model_chosen_only_without_adjacency_scores() -> None:
     def linear(objective: Objective, constraints: Constraints | None = None) -> bool:
-        _, prob = search._problem(objective, constraints)
-        return search._CpsatModel(prob, None).linear
+        _, prob = _problem(objective, constraints)
+        return _CpsatModel(prob, None).linear
 
     assert linear(linear_objective(6, 0))
     assert not linear(random_objective(6, 0))
@@ -403,9 +490,7 @@ def test_linear_ordering_matches_brute_force(n: int, seed: int, which: int) -> N
         Constraints(groups=((9, 2, 4), (1, 0)), before=((10, 9),), last=6),
     ],
 )
-def test_linear_ordering_matches_dp(
-    monkeypatch: pytest.MonkeyPatch, n: int, constraints: Constraints | None
-) -> None:
+def test_linear_ordering_matches_dp(n: int, constraints: Constraints | None) -> None:
     objective = linear_objective(n, 100 + n)
     dp = solve_dp(objective, constraints)
     cp = solve_cpsat(objective, constraints, time_limit=10.0)
@@ -413,8 +498,7 @@ def test_linear_ordering_matches_dp(
     assert (constraints or Constraints()).satisfied_by(cp.order)
     assert dp.value - rounding_tolerance(n) <= cp.value <= dp.value + 1e-9
     # auto beyond the DP: heuristic (stopping early on a stall) and then this CP-SAT model
-    monkeypatch.setattr(search, "AUTO_DP_MAX_N", 0)
-    auto = solve(objective, constraints, time_limit=2.0)
+    auto = solve(objective, constraints, time_limit=2.0, dp_max_n=0)
     assert auto.method in ("cpsat", "heuristic+cpsat")
     assert auto.optimal and auto.bound == auto.value
     assert (constraints or Constraints()).satisfied_by(auto.order)
@@ -438,8 +522,8 @@ def test_linear_ordering_objective_is_the_value(constraints: Constraints | None)
     # CP-SAT's own objective (its bound once proven) is the order's value up to rounding,
     # constant terms of fixed first/last blocks and groups included
     objective = linear_objective(9, 3)
-    _, prob = search._problem(objective, constraints)
-    model = search._CpsatModel(prob, None)
+    _, prob = _problem(objective, constraints)
+    model = _CpsatModel(prob, None)
     assert model.linear
     result = model.solve(5.0)
     assert result.optimal
@@ -450,13 +534,11 @@ def test_linear_ordering_objective_is_the_value(constraints: Constraints | None)
 
 
 @pytest.mark.parametrize("constraints", [None, Constraints(before=((1, 0),), groups=((2, 3),))])
-def test_k_best_linear_ordering(
-    monkeypatch: pytest.MonkeyPatch, constraints: Constraints | None
-) -> None:
-    monkeypatch.setattr(search, "BRUTE_FORCE_MAX_N", 0)
-    monkeypatch.setattr(search, "KBEST_DP_MAX_STATES", 0)
+def test_k_best_linear_ordering(constraints: Constraints | None) -> None:
     objective = linear_objective(7, 21)
-    solutions = k_best(objective, 6, constraints, time_limit=2.0)
+    solutions = k_best(
+        objective, 6, constraints, time_limit=2.0, brute_force_max_n=0, dp_max_states=0
+    )
     for s in solutions:
         assert (constraints or Constraints()).satisfied_by(s.order)
     assert_k_best(solutions, all_orders(objective, constraints), 6, exact=True)
@@ -530,12 +612,12 @@ CONSTRAINTS = [
 ]
 
 
-@pytest.mark.parametrize("name", SOLVERS)
+@pytest.mark.parametrize("name", CALLS)
 @pytest.mark.parametrize("constraints", CONSTRAINTS)
 def test_constraints_honoured(name: str, constraints: Constraints) -> None:
     objective, _ = planted(7, 11)  # the hidden order breaks the constraints
     reference = all_orders(objective, constraints)[0][0]
-    solution = SOLVERS[name](objective, constraints)
+    solution = CALLS[name](objective, constraints)
     assert_permutation(solution.order, 7)
     assert constraints.satisfied_by(solution.order)
     assert solution.value <= reference + 1e-9
@@ -544,12 +626,12 @@ def test_constraints_honoured(name: str, constraints: Constraints) -> None:
         assert solution.optimal
 
 
-@pytest.mark.parametrize("name", SOLVERS)
+@pytest.mark.parametrize("name", CALLS)
 def test_groups_shrink_the_problem(name: str) -> None:
     # 12 units in 8 blocks: brute force and the DP count blocks, not units
     objective = random_objective(12, 4)
     constraints = Constraints(groups=((0, 1, 2), (3, 4), (7, 6, 5)), before=((11, 3),))
-    solution = SOLVERS[name](objective, constraints)
+    solution = CALLS[name](objective, constraints)
     assert constraints.satisfied_by(solution.order)
     reference = solve_dp(objective, constraints)
     assert solution.value <= reference.value + 1e-9
@@ -576,21 +658,22 @@ def assert_k_best(
         assert all(s.optimal for s in solutions)
 
 
+# k_best's keyword arguments that force each code path on a small instance, by lowering the
+# thresholds that select it
+K_BEST_PATHS: dict[str, dict[str, int]] = {
+    "brute-force": {},
+    "dp": {"brute_force_max_n": 0},
+    "cpsat": {"brute_force_max_n": 0, "dp_max_states": 0},
+    "heuristic": {"brute_force_max_n": 0, "dp_max_states": 0, "cpsat_max_n": 0},
+}
+
+
 @pytest.mark.parametrize("path", ["brute-force", "dp", "cpsat", "heuristic"])
 @pytest.mark.parametrize("constraints", [None, Constraints(before=((1, 0),), groups=((2, 3),))])
-def test_k_best(
-    monkeypatch: pytest.MonkeyPatch, path: str, constraints: Constraints | None
-) -> None:
+def test_k_best(path: str, constraints: Constraints | None) -> None:
     n, k = 7, 6
     objective = planted(n, 21)[0] if path == "heuristic" else random_objective(n, 21)
-    # force each code path on a small instance by lowering the thresholds that select it
-    if path != "brute-force":
-        monkeypatch.setattr(search, "BRUTE_FORCE_MAX_N", 0)
-    if path in ("cpsat", "heuristic"):
-        monkeypatch.setattr(search, "KBEST_DP_MAX_STATES", 0)
-    if path == "heuristic":
-        monkeypatch.setattr(search, "CPSAT_AUTO_MAX_N", 0)
-    solutions = k_best(objective, k, constraints, time_limit=2.0)
+    solutions = k_best(objective, k, constraints, time_limit=2.0, **K_BEST_PATHS[path])
     for s in solutions:
         assert_permutation(s.order, n)
         assert (constraints or Constraints()).satisfied_by(s.order)
@@ -598,15 +681,9 @@ def test_k_best(
 
 
 @pytest.mark.parametrize("path", ["brute-force", "dp", "cpsat"])
-def test_k_best_returns_all_orders_when_fewer_than_k(
-    monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
-    if path != "brute-force":
-        monkeypatch.setattr(search, "BRUTE_FORCE_MAX_N", 0)
-    if path == "cpsat":
-        monkeypatch.setattr(search, "KBEST_DP_MAX_STATES", 0)
+def test_k_best_returns_all_orders_when_fewer_than_k(path: str) -> None:
     objective = random_objective(3, 2)
-    solutions = k_best(objective, 10)
+    solutions = k_best(objective, 10, **K_BEST_PATHS[path])
     assert_k_best(solutions, all_orders(objective), 10, exact=True)
     assert len(solutions) == 6
 
@@ -664,6 +741,30 @@ def test_other_validation() -> None:
         solve(Objective.zeros(3), {"first": 0})
     with pytest.raises(InvalidInputError, match="hint"):
         solve_cpsat(Objective.zeros(3), hint=[0, 0, 1])
+
+
+def test_threshold_parameters() -> None:
+    # the defaults are the module's constants, so solve and k_best behave as without them
+    assert inspect.signature(solve).parameters["dp_max_n"].default == AUTO_DP_MAX_N
+    assert inspect.signature(solve).parameters["cpsat_max_n"].default == CPSAT_AUTO_MAX_N
+    defaults = {p.name: p.default for p in inspect.signature(k_best).parameters.values()}
+    assert defaults["brute_force_max_n"] == BRUTE_FORCE_MAX_N
+    assert defaults["dp_max_states"] == KBEST_DP_MAX_STATES
+    assert defaults["cpsat_max_n"] == CPSAT_AUTO_MAX_N
+    objective = random_objective(5, 0)
+    assert solve(objective, dp_max_n=0).method in ("cpsat", "heuristic+cpsat")
+    assert solve(objective, dp_max_n=0, cpsat_max_n=0).method == "heuristic"
+    assert {s.method for s in k_best(objective, 3, brute_force_max_n=0)} == {"dp"}
+    for kwargs in ({"dp_max_n": DP_MAX_N + 1}, {"dp_max_n": -1}, {"cpsat_max_n": "80"}):
+        with pytest.raises(InvalidInputError, match=next(iter(kwargs))):
+            solve(objective, **kwargs)
+    for kwargs in (
+        {"brute_force_max_n": BRUTE_FORCE_MAX_N + 1},
+        {"dp_max_states": -1},
+        {"cpsat_max_n": 1.5},
+    ):
+        with pytest.raises(InvalidInputError, match=next(iter(kwargs))):
+            k_best(objective, 3, **kwargs)
 
 
 def test_deterministic() -> None:
