@@ -17,7 +17,8 @@ import time
 import numpy as np
 import ortools
 
-from reorder.search import Objective, solve_cpsat, solve_dp, solve_heuristic
+from reorder import Objective
+from reorder.search import solve_cpsat, solve_dp, solve_heuristic
 
 
 def planted(

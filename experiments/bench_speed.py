@@ -1,9 +1,9 @@
 """Speed benchmark: time and memory per pipeline stage as documents grow, and `reorder order` end to end.
 
-1. Stages, in process (public API: ``reorder.pipeline.Reorderer``, ``reorder.pipeline.objective_from_scores``,
-   ``reorder.search.solve``): model load (the coherence model; the embedder, cold with its imports
+1. Stages, in process (public API: ``reorder.Reorderer``, ``reorder.objective_from_scores``,
+   ``reorder.solve``): model load (the coherence model; the embedder, cold with its imports
    and warm), embedding (``Reorderer.embed``), scoring (``Reorderer.pairwise_scores`` given the
-   embeddings, i.e. pairwise_scores minus embedding), objective, and search (``reorder.search.solve``,
+   embeddings, i.e. pairwise_scores minus embedding), objective, and search (``reorder.solve``,
    method auto, the Reorderer's time limit), for documents of n = 5 ... 160 units built from real
    paragraphs of a corpus (consecutive documents concatenated, truncated to n, shuffled). Each
    repetition uses other documents; repetitions are the outer loop, so that a busy spell of the
@@ -23,8 +23,9 @@
 
     python experiments/bench_speed.py --corpus ../shared/corpora/news-dev.jsonl
 
-Writes ``experiments/results/speed.md`` and ``speed.json`` (date, reorder version, git commit,
-machine facts, package versions, signature, command). Timings only: no assertion is made here.
+Writes ``experiments/results/speed.md`` and ``speed.json`` (through ``reorder.write_results``: date,
+reorder version, git commit, machine facts, package versions, signature, seed, command). Timings only:
+no assertion is made here.
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ from pathlib import Path
 import numpy as np
 
 import reorder
-from reorder.embedding import SentenceTransformerEmbedder
-from reorder.pipeline import Reorderer, objective_from_scores
-from reorder.search import solve
+from reorder import Reorderer, SentenceTransformerEmbedder, objective_from_scores, solve, write_results
+from reorder.embedding import resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "results"
@@ -234,6 +234,8 @@ def load_stage(args) -> tuple[Reorderer, dict]:
 
 
 def run_stages(reorderer: Reorderer, units: list[str], time_limit: float, seed: int) -> dict:
+    # Reorderer.solve runs these stages in one call; they are assembled here from the public pieces
+    # (embed, pairwise_scores, objective_from_scores, solve) to time each on its own.
     embed_s, embeddings = timed(reorderer.embed, units)
     score_s, scores = timed(reorderer.pairwise_scores, units, embeddings)
     objective_s, objective = timed(objective_from_scores, scores, reorderer.weights_)
@@ -323,7 +325,8 @@ def run_child(command: list[str]) -> dict:
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}): "
+                         f"{stderr.decode(errors='replace')[-2000:]}")
     return {"wall_s": wall, "max_rss_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
             "stdout": stdout, "stderr": stderr.decode(errors="replace")}
 
@@ -339,15 +342,13 @@ def reorder_command(args) -> list[str]:
 
 def embedder_location(args) -> tuple[str, str]:
     """Name and directory of the embedding model the coherence model (``--model``) was trained with."""
-    from reorder.embedding import resolve_model
-    from reorder.pipeline import Reorderer
-
     return resolve_model(Reorderer(model=args.model).scorer.embedder_name_)
 
 
 def end_to_end(args) -> dict:
     embedder_name, location = embedder_location(args)
-    commands = {"reorder": reorder_command(args), "floor": [sys.executable, "-c", FLOOR_CODE, str(args.seed_file), location]}
+    commands = {"reorder": reorder_command(args),
+                "floor": [sys.executable, "-c", FLOOR_CODE, str(args.seed_file), location]}
     for name in commands:  # untimed warm-up: file caches
         run_child(commands[name])
     runs: dict[str, list[dict]] = {"reorder": [], "floor": []}
@@ -364,7 +365,8 @@ def end_to_end(args) -> dict:
     summary = {}
     for name, reps in runs.items():
         summary[name] = {
-            "command": commands[name] if name == "reorder" else [sys.executable, "-c", "<FLOOR_CODE>", str(args.seed_file), location],
+            "command": (commands[name] if name == "reorder"
+                        else [sys.executable, "-c", "<FLOOR_CODE>", str(args.seed_file), location]),
             "wall_s": [r["wall_s"] for r in reps],
             "median_s": median(r["wall_s"] for r in reps),
             "min_s": min(r["wall_s"] for r in reps),
@@ -401,12 +403,14 @@ def markdown(report: dict) -> str:
         f"- date: {report['date']}; reorder {report['versions']['reorder']} (git {report['git_commit']})",
         f"- machine: {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gb']} GB, "
         f"{m['platform']}, Python {m['python']}; torch threads {m.get('torch_threads')}, "
-        f"{', '.join(f'{k}={v}' for k, v in m['env'].items() if v is not None) or 'no thread variables set'}; load average {', '.join(f'{x:.2f}' for x in m['load_average_start'])} "
+        f"{', '.join(f'{k}={v}' for k, v in m['env'].items() if v is not None) or 'no thread variables set'}; "
+        f"load average {', '.join(f'{x:.2f}' for x in m['load_average_start'])} "
         f"at the start, {', '.join(f'{x:.2f}' for x in m['load_average_end'])} at the end (a shared machine)",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if k != "reorder"),
         f"- signature: `{report['signature']}`",
         f"- corpus: {s['corpus']}; sizes {s['sizes']}; {s['repeats']} repetitions (other documents each, "
-        f"shuffled; repetitions outermost); search `reorder.search.solve(method=\"auto\", time_limit={s['time_limit']})`",
+        f"shuffled; repetitions outermost); search "
+        f"`reorder.search.solve(method=\"auto\", time_limit={s['time_limit']})`",
         f"- command: `{report['command']}`",
         "",
         "## 1. Time per stage (medians, seconds)",
@@ -417,7 +421,8 @@ def markdown(report: dict) -> str:
         "| model load | cold (first, imports included) | warm (median) |",
         "| --- | ---: | ---: |",
         f"| coherence model | {load['coherence_model_cold_s']:.3f} | {load['coherence_model_warm_s']:.3f} |",
-        f"| embedder ({report['signature'].split('embedder:')[1].split('|')[0]}) | {load['embedder_cold_s']:.3f} | {load['embedder_warm_s']:.3f} |",
+        f"| embedder ({report['signature'].split('embedder:')[1].split('|')[0]}) | {load['embedder_cold_s']:.3f} | "
+        f"{load['embedder_warm_s']:.3f} |",
         "",
         f"First encode after loading (2 short texts): {load['first_encode_s']:.3f} s; RSS after loading: "
         f"{load['rss_after_load_mb']:.0f} MB.",
@@ -443,13 +448,15 @@ def markdown(report: dict) -> str:
     if report["proofs"]:
         lines += [
             "",
-            f"Time to a proof with a longer limit (`time_limit={report['proofs'][0]['time_limit_s']:g}`, same instances):",
+            f"Time to a proof with a longer limit (`time_limit={report['proofs'][0]['time_limit_s']:g}`, "
+            "same instances):",
             "",
             "| n | median s | max s | proven optimal | solver |",
             "| ---: | ---: | ---: | ---: | --- |",
         ]
         for p in report["proofs"]:
-            lines.append(f"| {p['n']} | {p['median_s']:.3f} | {p['max_s']:.3f} | {p['proven_optimal']}/{p['repeats']} | "
+            lines.append(f"| {p['n']} | {p['median_s']:.3f} | {p['max_s']:.3f} | "
+                         f"{p['proven_optimal']}/{p['repeats']} | "
                          f"{', '.join(p['methods'])} |")
     e = report.get("end_to_end")
     lines += [] if e is None else [
@@ -463,7 +470,8 @@ def markdown(report: dict) -> str:
         "| process | median wall s | min | max | median CPU s | max RSS MB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, label in (("reorder", "`reorder order SEED`"), ("floor", "floor: import sentence-transformers, load, embed")):
+    for name, label in (("reorder", "`reorder order SEED`"),
+                        ("floor", "floor: import sentence-transformers, load, embed")):
         if e is None:
             break
         r = e[name]
@@ -471,7 +479,8 @@ def markdown(report: dict) -> str:
                      f"{r['cpu_median_s']:.2f} | {r['max_rss_mb']:.0f} |")
     lines += [] if e is None else [
         "",
-        f"Ratio of medians: **{e['ratio_of_medians']:.2f}x** (median of the paired ratios {e['median_pair_ratio']:.2f}x); "
+        f"Ratio of medians: **{e['ratio_of_medians']:.2f}x** "
+        f"(median of the paired ratios {e['median_pair_ratio']:.2f}x); "
         f"target <= {e['target']:g}x: {'met' if e['target_met'] else '**not met**'}.",
     ]
     lines += [
@@ -480,7 +489,8 @@ def markdown(report: dict) -> str:
         "",
         "Traced: peak Python and numpy allocations during the stage (tracemalloc; torch's own buffers are "
         "not traced). RSS: the process's peak RSS during the stage"
-        + (" (high-water mark reset before each stage)." if report["memory"] and report["memory"][0]["embed"]["rss_peak_reset"]
+        + (" (high-water mark reset before each stage)."
+           if report["memory"] and report["memory"][0]["embed"]["rss_peak_reset"]
            else " (the process's high-water mark so far: it could not be reset)."),
         "",
         "| n | RSS before MB | embedding traced MB | embedding RSS peak MB | scoring traced MB | scoring RSS peak MB "
@@ -489,7 +499,8 @@ def markdown(report: dict) -> str:
     ]
     for row in report["memory"]:
         lines.append(" | ".join([f"| {row['n']}", f"{row['embed']['rss_before_mb']:.0f}"] + [
-            f"{row[stage][key]:.1f}" for stage in ("embed", "score", "search") for key in ("traced_peak_mb", "rss_peak_mb")
+            f"{row[stage][key]:.1f}" for stage in ("embed", "score", "search")
+            for key in ("traced_peak_mb", "rss_peak_mb")
         ]) + " |")
     lines += ["", f"Peak RSS of this benchmark process overall: {report['max_rss_self_mb']:.0f} MB."]
     lines.append("")
@@ -547,9 +558,7 @@ def main() -> None:
     report.update(extra)
     report["machine"]["load_average_end"] = list(os.getloadavg())
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (args.out / "speed.md").write_text(markdown(report), encoding="utf-8")
+    write_results(args.out / "speed", report, signature=report["signature"], seed=args.seed, markdown=markdown(report))
     print(markdown(report))
 
 

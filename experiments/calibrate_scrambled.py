@@ -24,11 +24,12 @@ seeded shuffles flagged (the same quantity, measured with sampling noise of abou
 - for the weak flag, the follows probability below which 10% of the true transitions fall, and the
   share of the shuffled documents' transitions (true adjacencies left out) below it.
 
-    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl \
+    python experiments/calibrate_scrambled.py ../shared/corpora/news-dev.jsonl \\
         --must-flag seeds/russia-syria-withdrawal-2016.txt   # (these are the defaults)
 
-Writes ``experiments/results/calibrate_scrambled.json`` (summary, signature, seed, command) and
-``calibrate_scrambled.csv`` (one row per assessed order). Dev data only: never run it on a test split.
+Writes ``experiments/results/calibrate_scrambled.json`` (summary, signature, seed, command; through
+``reorder.write_results``) and ``calibrate_scrambled.csv`` (one row per assessed order). Dev data only:
+never run it on a test split.
 """
 
 from __future__ import annotations
@@ -43,11 +44,17 @@ from pathlib import Path
 
 import numpy as np
 
-from reorder import assessment
-from reorder.corpus import read_corpus
-from reorder.document import detect_roles, split
-from reorder.evaluation import shuffle_for
-from reorder.pipeline import Reorderer, default_cache_path, objective_from_scores
+from reorder import (
+    Reorderer,
+    assessment,
+    default_cache_path,
+    detect_roles,
+    objective_from_scores,
+    read_corpus,
+    shuffle_for,
+    split,
+    write_results,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "experiments" / "results"
@@ -140,7 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpora" / "news-dev.jsonl"),
                         help="A dev corpus (JSONL; default: ../shared/corpora/news-dev.jsonl). Never a test split.")
-    parser.add_argument("--docs", type=int, default=None, help="Documents to use (the first long-enough ones; default all).")
+    parser.add_argument("--docs", type=int, default=None,
+                        help="Documents to use (the first long-enough ones; default all).")
     parser.add_argument("--skip", type=int, default=0, help="Skip the first SKIP long-enough documents.")
     parser.add_argument("--min-units", type=int, default=6, help="Fewest content paragraphs a document needs.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the shuffles and of the null samples.")
@@ -187,7 +195,9 @@ def main() -> None:
                     true_probs.append(t.probability)
                 elif perm[t.target] != perm[t.source] + 1:
                     false_probs.append(t.probability)
-        scores = reorderer.pairwise_scores(content)  # embeddings cached: the original's scores again
+        # The null orders' order_z needs the scores themselves, which Reorderer.assess keeps to itself:
+        # the original's scores again (embeddings cached) and the objective made from them.
+        scores = reorderer.pairwise_scores(content)
         nulls = assessment.null_order_z(objective_from_scores(scores, reorderer.weights_), scores,
                                         seed=reorderer.seed)
         docs.append(Doc(n, found["original"].order_z, found["shuffled"].order_z, found["original"].best_z, nulls))
@@ -199,9 +209,6 @@ def main() -> None:
         "docs": len(docs),
         "min_units": args.min_units,
         "skip": args.skip,
-        "seed": args.seed,
-        "signature": reorderer.signature(),
-        "command": " ".join(["python", *sys.argv]),
         "git_commit": _git_commit(),
         "targets": {"original_flagged_at_most": ORIGINAL_TARGET, "shuffled_flagged_at_least": SHUFFLED_TARGET},
         "best_found_proven_optimal": float(np.mean([r["best_optimal"] for r in rows])),
@@ -240,8 +247,7 @@ def main() -> None:
     summary["seconds"] = time.perf_counter() - started
 
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_results(output, summary, signature=reorderer.signature(), seed=args.seed)  # also its command line
     with output.with_suffix(".csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

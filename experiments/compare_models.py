@@ -6,9 +6,9 @@ another (the first ``--docs`` documents of at most ``--max-units`` units), both 
 ``--seed``. Two weight-free diagnostics come with it: how often the position model's top "first"
 unit is the true lead, and the tau of ordering by the precedence model's row sums (Borda).
 
-    python experiments/compare_models.py --train ../shared/corpora/news-train-web.jsonl \
-        --dev ../shared/corpora/news-dev.jsonl \
-        --variant minilm: --variant mpnet:embedder=/path/to/all-mpnet-base-v2 \
+    python experiments/compare_models.py --train ../shared/corpora/news-train-web.jsonl \\
+        --dev ../shared/corpora/news-dev.jsonl \\
+        --variant minilm: --variant mpnet:embedder=/path/to/all-mpnet-base-v2 \\
         --variant wide:hidden=512
 
 A variant is ``LABEL:key=value,key=value``; ``embedder`` is a sentence-transformers model (local
@@ -26,13 +26,18 @@ from pathlib import Path
 import numpy as np
 
 import reorder
-from reorder.corpus import read_corpora, read_corpus
-from reorder.embedding import CachedEmbedder, SentenceTransformerEmbedder, embed_unique
-from reorder.evaluation import evaluate
-from reorder.metrics import kendall_tau
-from reorder.pipeline import default_cache_path, objective_from_scores
-from reorder.search import solve
-from reorder.training import fit_model, tune_weights
+from reorder import (
+    CachedEmbedder,
+    Reorderer,
+    SentenceTransformerEmbedder,
+    default_cache_path,
+    fit_model,
+    kendall_tau,
+    read_corpora,
+    read_corpus,
+    tune_weights,
+    write_results,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -52,12 +57,12 @@ def parse_variant(text: str) -> tuple[str, str | None, dict]:
     return label, embedder, params
 
 
-def diagnostics(model, embedder, docs) -> dict[str, float]:
+def diagnostics(reorderer: Reorderer, docs) -> dict[str, float]:
     """Weight-free: position model's first-unit accuracy and the precedence model's Borda tau."""
     first, borda = [], []
     for doc in docs:
         units = list(doc.units)
-        scores = model.scores(units, embed_unique(embedder, units), skip=("follows",))
+        scores = reorderer.pairwise_scores(units, skip=("follows",))
         first.append(float(np.argmax(scores.position[:, 0]) == 0))
         order = np.argsort(-scores.precedes.sum(axis=1), kind="stable")
         borda.append(kendall_tau(list(order), list(range(len(units)))))
@@ -81,7 +86,7 @@ def main() -> None:
     dev = [d for d in dev_all if len(d.units) <= args.max_units][: args.docs]
     held = {id(d) for d in dev}
     tune = [d for d in dev_all if id(d) not in held and len(d.units) <= 15][: args.tune_docs]
-    rows = []
+    rows, signatures = [], []
     for spec in args.variant:
         label, embedder_name, params = parse_variant(spec)
         start = time.perf_counter()
@@ -89,36 +94,35 @@ def main() -> None:
         model = fit_model(train, embedder, **{"random_state": args.seed, **params})
         trained = time.perf_counter() - start
         weights, _ = tune_weights(model, tune, embedder, seed=args.seed)
-
-        def order(units, model=model, embedder=embedder, weights=weights):
-            scores = model.scores(units, embed_unique(embedder, units))
-            solution = solve(objective_from_scores(scores, weights), time_limit=0.5, seed=args.seed)
-            return solution.order, solution.optimal
-
-        overall = evaluate(order, dev, seed=args.seed).overall
+        reorderer = Reorderer(model=model, embedder=embedder, weights=weights, time_limit=0.5, seed=args.seed)
+        evaluation = reorderer.evaluate(dev, seed=args.seed)
+        signatures.append(evaluation.signature)
+        overall = evaluation.overall
         row = {"variant": label, "embedder": embedder.name, "params": params, "weights": weights,
-               **{k: overall[k] for k in ("tau", "first", "pairwise", "pmr")}, **diagnostics(model, embedder, dev),
-               "train_seconds": trained, "seconds": time.perf_counter() - start}
+               **{k: overall[k] for k in ("tau", "first", "pairwise", "pmr")}, **diagnostics(reorderer, dev),
+               "train_seconds": trained, "seconds": time.perf_counter() - start, "signature": evaluation.signature}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d"), "reorder": reorder.__version__, "train": [Path(p).name for p in args.train],
-            "limit": args.limit, "dev": Path(args.dev).name, "docs": len(dev), "tune_docs": len(tune), "max_units": args.max_units,
-            "seed": args.seed}
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1), encoding="utf-8")
+    meta = {"date": time.strftime("%Y-%m-%d"), "reorder": reorder.__version__,
+            "train": [Path(p).name for p in args.train], "limit": args.limit, "dev": Path(args.dev).name,
+            "docs": len(dev), "tune_docs": len(tune), "max_units": args.max_units, "seed": args.seed}
     lines = [f"# Model variants on {meta['dev']}", "",
              f"Generated by `python experiments/compare_models.py` ({meta['date']}): trained on "
-             f"{', '.join(meta['train'])}{f' (first {args.limit} documents of each)' if args.limit else ''} (seed {args.seed}); weights tuned on {len(tune)} other dev documents of "
+             f"{', '.join(meta['train'])}{f' (first {args.limit} documents of each)' if args.limit else ''} "
+             f"(seed {args.seed}); weights tuned on {len(tune)} other dev documents of "
              f"at most 15 units; evaluated on the first {len(dev)} documents of at most {args.max_units} units, "
              f"shuffled with seed {args.seed}.", "",
-             "| variant | embedder | params | weights (f/p/pos) | tau | first | PMR | position-model first | Borda tau | train s |",
+             "| variant | embedder | params | weights (f/p/pos) | tau | first | PMR | position-model first "
+             "| Borda tau | train s |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         w = r["weights"]
         lines.append(f"| {r['variant']} | {r['embedder']} | {r['params'] or ''} | {w['follows']:g}/{w['precedes']:g}/"
                      f"{w['position']:g} | {r['tau']:.4f} | {r['first']:.3f} | {r['pmr']:.3f} | "
                      f"{r['position_first']:.3f} | {r['borda_tau']:.4f} | {r['train_seconds']:.0f} |")
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # One signature per variant (its embedder and tuned weights), also in each row.
+    write_results(RESULTS / args.name, {"meta": meta, "rows": rows}, signature="; ".join(dict.fromkeys(signatures)),
+                  seed=args.seed, markdown="\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ document's scores are computed once and every method is searched on them, so the
 compared on identical inputs in one run. Published reference points come from
 ../shared/corpora/README.md and are marked as such.
 
-    python experiments/results_table.py \
-        --corpus news-dev=../shared/corpora/news-dev.jsonl \
-        --corpus abc-dev=../shared/corpora/abc-dev.jsonl \
-        --corpus nips-test=../shared/corpora/nips-test.jsonl:experiments/models/nips \
+    python experiments/results_table.py \\
+        --corpus news-dev=../shared/corpora/news-dev.jsonl \\
+        --corpus abc-dev=../shared/corpora/abc-dev.jsonl \\
+        --corpus nips-test=../shared/corpora/nips-test.jsonl:experiments/models/nips \\
         --corpus roc-test=../shared/corpora/roc-test.jsonl:experiments/models/roc
 
 A corpus given as NAME=PATH uses the shipped news model; NAME=PATH:MODEL_DIR uses that model.
@@ -30,23 +30,36 @@ import numpy as np
 from tqdm import tqdm
 
 import reorder
-from reorder.corpus import read_corpus
-from reorder.evaluation import evaluate
+from reorder import (
+    SIMILARITY,
+    Reorderer,
+    default_cache_path,
+    evaluate,
+    objective_from_scores,
+    read_corpus,
+    solve,
+    write_results,
+)
 from reorder.metrics import LENGTH_BUCKETS
-from reorder.pipeline import SIMILARITY, Reorderer, default_cache_path, objective_from_scores
-from reorder.search import solve
 
 RESULTS = Path(__file__).parent / "results"
 CORPUS_ORDER = {"news-dev": 0, "abc-dev": 1, "nips-test": 2, "roc-test": 3}
 METRICS = ("tau", "pmr", "positional", "first", "last", "pairwise")
+DEFAULT_METHOD = "full objective (reorder default)"
 PUBLISHED = [
     # corpus, system, tau, pmr, note  (../shared/corpora/README.md)
     ("nips-test", "B-TSort (BERT pairs + topological sort, ACL 2020), published", 0.81, 0.326, "GPU fine-tuned BERT"),
     ("nips-test", "BERSON (EMNLP 2020), published", 0.85, 0.480, "GPU fine-tuned BERT"),
-    ("roc-test", "exact linear ordering over B-TSort's BERT pair probabilities, published", 0.77, 0.437, "GPU fine-tuned BERT"),
+    ("roc-test", "exact linear ordering over B-TSort's BERT pair probabilities, published", 0.77, 0.437,
+     "GPU fine-tuned BERT"),
     ("news-dev", "BART-base pointer ensemble on CNN-DailyMail <= 20 paragraphs (DocEng 2021), published", 0.47, None,
      "other corpus (CNN-DM), 14 h GPU training"),
 ]
+
+
+def default_signature(rows: list[dict]) -> str:
+    """The signature of the reorder default's row among ``rows``."""
+    return next(r["signature"] for r in rows if r["method"] == DEFAULT_METHOD)
 
 
 def methods_for(tuned: dict[str, float]) -> dict[str, dict | str]:
@@ -55,12 +68,14 @@ def methods_for(tuned: dict[str, float]) -> dict[str, dict | str]:
     return {
         "random": "random",
         "input order": "input",
-        "similarity chain (unsupervised)": {"scorer": "similarity", "weights": {"follows": 1.0, "precedes": 0.0, "position": 1.0}, "search": "auto"},
+        "similarity chain (unsupervised)": {"scorer": "similarity",
+                                            "weights": {"follows": 1.0, "precedes": 0.0, "position": 1.0},
+                                            "search": "auto"},
         "follows only": {"scorer": "model", "weights": one("follows"), "search": "auto"},
         "precedes only": {"scorer": "model", "weights": one("precedes"), "search": "auto"},
         "position only": {"scorer": "model", "weights": one("position"), "search": "auto"},
         "full objective, heuristic search": {"scorer": "model", "weights": tuned, "search": "heuristic"},
-        "full objective (reorder default)": {"scorer": "model", "weights": tuned, "search": "auto"},
+        DEFAULT_METHOD: {"scorer": "model", "weights": tuned, "search": "auto"},
     }
 
 
@@ -72,6 +87,9 @@ def run_corpus(name: str, path: str, model: str | None, *, limit: int | None, se
                            time_limit=time_limit)
     documents = list(read_corpus(path, limit=limit))
     tuned = reorderer.weights_
+    # Assembled by hand from public pieces: each document's scores are computed once (pairwise_scores) and
+    # every method's weights and search are applied to them (objective_from_scores, solve), where one
+    # Reorderer.evaluate per method would embed and score every document again.
     scores: dict[tuple[str, tuple[str, ...]], object] = {}
 
     def scores_of(kind: str, units):
@@ -95,11 +113,9 @@ def run_corpus(name: str, path: str, model: str | None, *, limit: int | None, se
                 return solution.order, solution.optimal
 
             base = reorderer if spec["scorer"] == "model" else similarity
-            w = spec["weights"]
-            signature = base.signature().replace(
-                f"|weights:f{base.weights_['follows']:g}+p{base.weights_['precedes']:g}+pos{base.weights_['position']:g}",
-                f"|weights:f{w['follows']:g}+p{w['precedes']:g}+pos{w['position']:g}",
-            ).replace(f"|search:auto-{time_limit:g}s", f"|search:{spec['search']}-{limit_s:g}s")
+            # The signature of a Reorderer set up as this method is (its weights and search).
+            signature = Reorderer(model=base.model, embedder=base.embedder, method=spec["search"], time_limit=limit_s,
+                                  weights=spec["weights"], cache=base.cache, seed=seed).signature()
         bar = tqdm(total=len(documents), desc=f"{name}: {label}", unit="doc", leave=False)
         result = evaluate(fn, documents, seed=seed, progress=bar.update, signature=signature)
         bar.close()
@@ -157,7 +173,10 @@ def write_outputs(rows: list[dict], meta: dict) -> None:
                              + " |" + " |" * (5 + len(bucket_names)))
         docs = int(next(r["docs"] for r in rows if r["corpus"] == corpus))
         lines += ["", f"{docs} documents. Signatures: see results.csv.", ""]
-    (RESULTS / "results.md").write_text("\n".join(lines), encoding="utf-8")
+    # One signature per corpus (its model); each row's own is in results.csv.
+    signature = "; ".join(dict.fromkeys(default_signature([r]) for r in rows if r["method"] == DEFAULT_METHOD))
+    write_results(RESULTS / "results", {"meta": meta, "rows": rows}, signature=signature, seed=meta["seed"],
+                  markdown="\n".join(lines))
     plot(rows)
 
 
@@ -187,7 +206,8 @@ def plot(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", action="append", default=[], help="NAME=PATH[:MODEL_DIR]")
-    parser.add_argument("--report-only", action="store_true", help="Rebuild the table and plot from results/corpus-*.json")
+    parser.add_argument("--report-only", action="store_true",
+                        help="Rebuild the table and plot from results/corpus-*.json")
     parser.add_argument("--ablation-time-limit", type=float, default=0.3)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -203,7 +223,8 @@ def main() -> None:
                           ablation_time_limit=args.ablation_time_limit)
         meta = {"date": time.strftime("%Y-%m-%d"), "seed": args.seed, "time_limit": args.time_limit,
                 "ablation_time_limit": args.ablation_time_limit, "limit": args.limit, "corpus": spec}
-        (RESULTS / f"corpus-{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1), encoding="utf-8")
+        write_results(RESULTS / f"corpus-{name}", {"meta": meta, "rows": rows}, signature=default_signature(rows),
+                      seed=args.seed)
     rows, metas = [], []
     for part in sorted(RESULTS.glob("corpus-*.json"), key=lambda p: CORPUS_ORDER.get(p.stem[7:], 99)):
         data = json.loads(part.read_text(encoding="utf-8"))

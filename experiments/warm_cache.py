@@ -1,6 +1,7 @@
 """Embed every unit of the given corpora once into the embedding cache, so experiments start fast.
 
-    python experiments/warm_cache.py ../shared/corpora/news-dev.jsonl [...] [--embedder NAME] [--limit N] [--cache PATH]
+    python experiments/warm_cache.py ../shared/corpora/news-dev.jsonl [...] \\
+        [--embedder NAME] [--limit N] [--cache PATH]
 """
 
 from __future__ import annotations
@@ -8,9 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from reorder.corpus import read_corpus
-from reorder.embedding import CachedEmbedder, SentenceTransformerEmbedder
-from reorder.pipeline import default_cache_path
+from reorder import CachedEmbedder, SentenceTransformerEmbedder, default_cache_path, read_corpus
 
 
 def main() -> None:
@@ -20,7 +19,8 @@ def main() -> None:
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N documents of each corpus")
     args = parser.parse_args()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64), args.cache or default_cache_path())
+    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64),
+                              args.cache or default_cache_path())
     for path in args.corpora:
         start = time.perf_counter()
         texts = [u for doc in read_corpus(path, limit=args.limit) for u in doc.units]

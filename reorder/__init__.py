@@ -1,5 +1,100 @@
-"""reorder: restore a plausible order to a document whose paragraphs or sentences were scrambled."""
+"""reorder: restore a plausible order to a document whose paragraphs or sentences were scrambled.
+
+The public API, stage by stage (the modules named hold the details)::
+
+    from reorder import Reorderer
+
+    r = Reorderer()                      # shipped news model + the packaged embedder it was trained with
+    r.order(["B ...", "A ...", "C ..."])  # a permutation of the units' indices
+    r.reorder_text(text)                 # an OrderResult: permutation, roles, text, objective, signature
+    r.assess_text(text)                  # an Assessment: is this order coherent, where does it break
+
+- texts and units: :func:`split`, :class:`Document`, :func:`detect_roles` (:mod:`reorder.document`)
+- embeddings: :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder` (:mod:`reorder.embedding`)
+- scores: :class:`CoherenceModel`, :class:`SimilarityScorer`, :class:`PairwiseScores` (:mod:`reorder.coherence`)
+- the objective and its search: :class:`Objective`, :func:`objective_from_scores`, :func:`solve`,
+  :func:`k_best`, :class:`Constraints`, :class:`Solution` (:mod:`reorder.objective`, :mod:`reorder.search`)
+- results: :class:`OrderResult`, :class:`Alternative`, :class:`Assessment`, :class:`Transition`,
+  :class:`Explanation`
+- corpora, evaluation and metrics: :func:`read_corpus`, :func:`evaluate`, :func:`shuffle_for`,
+  :func:`kendall_tau`, :func:`perfect_match` and the other metrics (:mod:`reorder.metrics`),
+  :func:`write_results` for an experiment's results with their signature
+- training: :func:`fit_model`, :func:`tune_weights` (:mod:`reorder.training`)
+- errors: :class:`ReorderError` and its subclasses
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .assessment import Assessment, Transition
+from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
+from .corpus import CorpusDocument, read_corpora, read_corpus, write_jsonl
+from .document import Document, detect_roles, split
+from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, default_cache_path
+from .errors import InvalidInputError, ModelError, NotFittedError, ReorderError
+from .evaluation import Evaluation, evaluate, shuffle_for, write_results
+from .explanation import Explanation
+from .metrics import (
+    document_scores,
+    first_accuracy,
+    kendall_tau,
+    last_accuracy,
+    macro_average,
+    pairwise_accuracy,
+    perfect_match,
+    positional_accuracy,
+)
+from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
+from .pipeline import Alternative, OrderResult, Reorderer
+from .search import Constraints, Solution, k_best, solve
+from .training import fit_model, tune_weights
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "SIMILARITY",
+    "Alternative",
+    "Assessment",
+    "CachedEmbedder",
+    "CoherenceModel",
+    "Constraints",
+    "CorpusDocument",
+    "Document",
+    "Embedder",
+    "Evaluation",
+    "Explanation",
+    "InvalidInputError",
+    "ModelError",
+    "NotFittedError",
+    "Objective",
+    "OrderResult",
+    "PairwiseScores",
+    "Reorderer",
+    "ReorderError",
+    "SentenceTransformerEmbedder",
+    "SimilarityScorer",
+    "Solution",
+    "Transition",
+    "__version__",
+    "default_cache_path",
+    "detect_roles",
+    "document_scores",
+    "evaluate",
+    "first_accuracy",
+    "fit_model",
+    "k_best",
+    "kendall_tau",
+    "last_accuracy",
+    "macro_average",
+    "objective_from_scores",
+    "pairwise_accuracy",
+    "perfect_match",
+    "positional_accuracy",
+    "read_corpora",
+    "read_corpus",
+    "shuffle_for",
+    "solve",
+    "split",
+    "tune_weights",
+    "write_jsonl",
+    "write_results",
+]

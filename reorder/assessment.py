@@ -1,14 +1,15 @@
-"""Assess orders: how coherent a given order is, where it breaks, how sure the search is, and why.
+"""Assess orders: how coherent a given order is, where it breaks, and how sure the search is.
 
-Plain functions over an :class:`~reorder.search.Objective` (and, where probabilities are shown,
+Plain functions over an :class:`~reorder.objective.Objective` (and, where probabilities are shown,
 the :class:`~reorder.coherence.PairwiseScores` it was made from); :class:`~reorder.pipeline.Reorderer`
-wraps them as ``assess``, ``alternatives``, ``confidence`` and ``explain``.
+wraps them as ``assess``, ``assess_text`` and ``confidence``. Why a transition was chosen is
+:mod:`reorder.explanation`'s job.
 
 Definitions, for ``n`` units and an order ``o`` of them (the *given* order when assessing a text):
 
 value
     ``Objective.value(o)``: the weighted log-probability of the order's adjacencies, precedences
-    and first/last units (see :func:`reorder.pipeline.objective_from_scores`); higher is better.
+    and first/last units (see :func:`reorder.objective.objective_from_scores`); higher is better.
 null distribution
     The values of ``samples`` uniformly random permutations of the same units (seeded), or of all
     ``n!`` orders when ``n! <= samples`` (then everything below is exact). ``random_mean`` is the
@@ -74,17 +75,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from .coherence import PairwiseScores
 from .errors import InvalidInputError
-from .features import ANAPHORIC_NOUNS, PAIR_CUES, UNIT_CUES, lexicon, pair_cues, unit_cues
-from .objective import Objective, objective_from_scores, order_values, random_mean, term_values
+from .objective import Objective, objective_from_scores, order_values, random_mean, term_values, value_tolerance
 from .search import Solution, solve
 from .validation import check_permutation, check_positive_int
 
@@ -95,21 +94,15 @@ __all__ = [
     "SCRAMBLED_Z",
     "WEAK_TRANSITION_PROBABILITY",
     "Assessment",
-    "Explanation",
     "Transition",
     "assess",
-    "explain",
     "null_order_z",
     "null_orders",
     "null_values",
     "Evidence",
     "order_evidence",
-    "order_values",
     "position_confidence",
-    "random_mean",
-    "relabel_explanations",
     "scrambled_threshold",
-    "term_values",
     "transitions",
 ]
 
@@ -209,7 +202,7 @@ def _evidence(objective: Objective, orders, scores: PairwiseScores | None, sampl
     null_sum, varying = np.zeros(len(nulls)), 0
     for k in range(3):
         mean, spread = float(nulls[:, k].mean()), float(nulls[:, k].std())
-        if spread > _tolerance(float(np.max(np.abs(values[:, k]), initial=mean))):
+        if spread > value_tolerance(float(np.max(np.abs(values[:, k]), initial=mean))):
             z[:, k] = (values[:, k] - mean) / spread
             null_sum += (nulls[:, k] - mean) / spread
             varying += 1
@@ -217,10 +210,6 @@ def _evidence(objective: Objective, orders, scores: PairwiseScores | None, sampl
     if not varying or spread <= 0:
         return z, np.zeros(len(orders)), np.zeros(len(nulls)), False
     return z, z.sum(axis=1) / spread, null_sum / spread, True
-
-
-def _tolerance(value: float) -> float:
-    return 1e-9 * max(1.0, abs(value))
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +277,7 @@ def transitions(
     for k in range(len(o) - 1):
         i, j = int(o[k]), int(o[k + 1])
         others = np.delete(strength[i], i)
-        rank = 1 + int(np.sum(others > strength[i, j] + _tolerance(strength[i, j])))
+        rank = 1 + int(np.sum(others > strength[i, j] + value_tolerance(strength[i, j])))
         probability = None if scores is None else float(strength[i, j])
         result.append(
             Transition(
@@ -331,6 +320,9 @@ class Assessment:
         Seed of the random permutations.
     signature : str
         What produced the numbers (model, weights, search, samples, seed), for reproduction.
+    units, roles : tuple of str
+        The text's units and their roles, when the assessment is of a text
+        (:meth:`reorder.Reorderer.assess_text`; unit indices are then the text's); empty otherwise.
     """
 
     order: tuple[int, ...]
@@ -355,6 +347,8 @@ class Assessment:
     seed: int
     signature: str = ""
     best_z: float = 0.0
+    units: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
 
     @property
     def weak_transitions(self) -> list[Transition]:
@@ -406,6 +400,8 @@ class Assessment:
             "transitions": [t.to_dict() for t in self.transitions],
             "weak": [t.position for t in self.weak_transitions],
             "signature": self.signature,
+            **({"units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(self.units, self.roles))]}
+               if self.units else {}),
         }
 
 
@@ -453,7 +449,7 @@ def assess(
     """
     if not isinstance(objective, Objective):
         raise InvalidInputError(
-            f"objective must be a reorder.search.Objective, got {type(objective).__name__}"
+            f"objective must be a reorder.Objective, got {type(objective).__name__}"
         )
     o = _order(order, objective.n)
     n = objective.n
@@ -467,10 +463,10 @@ def assess(
     if value > best_value:  # an unproven search did worse than the given order
         best_order, best_value = [int(u) for u in o], value
     mean = random_mean(objective)
-    at_least = int(np.sum(nulls >= value - _tolerance(value)))
+    at_least = int(np.sum(nulls >= value - value_tolerance(value)))
     p_value = at_least / len(nulls) if exact else (1 + at_least) / (len(nulls) + 1)
     spread = best_value - mean
-    gap = (best_value - value) / spread if spread > _tolerance(best_value) else 0.0
+    gap = (best_value - value) / spread if spread > value_tolerance(best_value) else 0.0
     z, order_z, _, informative = _evidence(objective, [o, best_order], scores, samples, seed)
     if threshold is None:
         threshold = scrambled_threshold(order_z[1])
@@ -546,210 +542,6 @@ def position_confidence(order: Sequence[int], value: float, solutions: Sequence[
     weights = np.exp(values - values.max())
     agree = orders == chosen[None, :]
     return [min(1.0, float(c)) for c in weights @ agree / weights.sum()]  # no 1 + 1 ulp
-
-
-# --------------------------------------------------------------------------------------------
-# Explanations
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why ``target`` follows ``source`` in a chosen order: the cues for and against it.
-
-    Attributes
-    ----------
-    position : int
-        The pair stands at positions ``position`` and ``position + 1``.
-    source, target : int
-    probability : float
-        P(target right after source), the follows model.
-    rank : int
-        Rank of ``target`` among the successors of ``source`` by that probability (1 = best).
-    precedes : float
-        P(source before target), the precedence model.
-    reasons : tuple of str
-        Cues in favour, most telling first.
-    against : tuple of str
-        Cues that speak against the transition.
-    cues : dict
-        The raw cue values behind the sentences (shared names, opener words, position votes...).
-    """
-
-    position: int
-    source: int
-    target: int
-    probability: float
-    rank: int
-    precedes: float
-    reasons: tuple[str, ...]
-    against: tuple[str, ...] = ()
-    cues: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "position": self.position,
-            "from": self.source,
-            "to": self.target,
-            "probability": self.probability,
-            "rank": self.rank,
-            "precedes": self.precedes,
-            "reasons": list(self.reasons),
-            "against": list(self.against),
-            "cues": self.cues,
-        }
-
-
-_POSITION_NAMES = ("first", "middle", "last")
-# The phrases behind the unit cue "anaphoric_np", to quote them.
-_ANAPHORIC = re.compile(r"\b(the|this|that|these|those|such)\s+(" + "|".join(ANAPHORIC_NOUNS) + r")\b", re.I)
-_SHOWN = 3  # names or words quoted per reason
-
-
-def explain(
-    units: Sequence[str],
-    embeddings: np.ndarray,
-    scores: PairwiseScores,
-    order: Sequence[int],
-) -> list[Explanation]:
-    """The reasons behind each transition of ``order``, from cheap cues and the models' votes.
-
-    Parameters
-    ----------
-    units : sequence of str, length n
-    embeddings : ndarray of shape (n, d)
-    scores : PairwiseScores
-        The model's probabilities for ``units``.
-    order : sequence of int
-        A permutation of ``range(n)``, e.g. the chosen order.
-
-    Returns
-    -------
-    list of Explanation, one per adjacent pair of ``order``
-    """
-    units = list(units)
-    n = len(units)
-    o = _order(order, n)
-    emb = np.asarray(embeddings, dtype=np.float64)
-    if emb.shape[0] != n or scores.follows.shape != (n, n):
-        raise InvalidInputError(f"embeddings and scores must be for the {n} units")
-    lex = lexicon(units)
-    ucues = unit_cues(units, emb, lex)
-    pcues = pair_cues(units, emb, lex)
-    cue = {name: ucues[:, k] for k, name in enumerate(UNIT_CUES)}
-    pair = {name: pcues[..., k] for k, name in enumerate(PAIR_CUES)}
-    follows = np.asarray(scores.follows, dtype=np.float64)
-    position = np.asarray(scores.position, dtype=np.float64)
-    names = np.array(lex.names, dtype=object)
-    vocabulary = np.array(lex.vocabulary, dtype=object)
-    df = lex.words.sum(axis=0)
-    explanations = []
-    for k in range(len(o) - 1):
-        i, j = int(o[k]), int(o[k + 1])
-        reasons: list[str] = []
-        against: list[str] = []
-        raw: dict = {}
-        p = float(follows[i, j])
-        rank = 1 + int(np.sum(np.delete(follows[i], i) > p + _tolerance(p)))
-        reasons.append(f"follows model: P(next) = {p:.2f}, rank {rank} of {n - 1} candidates")
-        # Names: introduced in full before, used in short form after; or simply shared.
-        introduced = [_name(x) for x in names[(lex.full[i] > 0) & (lex.short[j] > 0)]] if names.size else []
-        if introduced:
-            reasons.append(f"{_quote(introduced)} named in full here, then by surname only next")
-        reverse = [_name(x) for x in names[(lex.full[j] > 0) & (lex.short[i] > 0)]] if names.size else []
-        if reverse:
-            against.append(f"{_quote(reverse)} used by surname here but introduced in full next")
-        mentioned = np.maximum(lex.full, lex.short) if names.size else None
-        shared_names = (
-            [_name(x) for x in names[(mentioned[i] > 0) & (mentioned[j] > 0)]] if mentioned is not None else []
-        )
-        if shared_names and not introduced:
-            reasons.append(f"both mention {_quote(shared_names)}")
-        raw["shared_names"] = shared_names
-        raw["names_introduced"] = introduced
-        # The opener of the next unit.
-        opener = _first_word(units[j])
-        if cue["he_said"][j] > 0:
-            reasons.append(f"next opens with {opener!r} + said, which needs the speaker named before")
-        elif cue["opens_pronoun"][j] > 0:
-            reasons.append(f"next opens with the pronoun {opener!r}, which needs a predecessor")
-        elif cue["opens_connective"][j] > 0:
-            reasons.append(f"next opens with the connective {opener!r}, which needs a predecessor")
-        phrase = _ANAPHORIC.search(units[j])
-        if phrase and cue["opens_pronoun"][j] == 0:
-            reasons.append(f"next refers back: {phrase.group(0)!r}")
-            raw["refers_back"] = phrase.group(0)
-        if pair["quote_continues"][i, j] > 0:
-            reasons.append("continues a quotation left open")
-        raw["opener"] = opener
-        # Shared content words, rarest in the document first.
-        both = (lex.words[i] > 0) & (lex.words[j] > 0)
-        if vocabulary.size and both.any():
-            idx = np.flatnonzero(both)
-            idx = idx[np.argsort(df[idx], kind="stable")]
-            words = [str(w) for w in vocabulary[idx] if not any(w in nm.lower().split() for nm in shared_names)]
-            if words:
-                reasons.append(f"shared words: {', '.join(words[:_SHOWN])}")
-            raw["shared_words"] = [str(w) for w in vocabulary[idx]]
-        cos = float(pair["cosine"][i, j])
-        cos_rank = 1 + int(round(float(pair["cosine_rank_row"][i, j]) * (n - 1)))
-        raw["cosine"] = cos
-        if n > 2 and cos > 0 and cos_rank <= max(1, (n - 1) // 4):
-            reasons.append(f"close in meaning: cosine {cos:.2f}, rank {cos_rank} of {n - 1}")
-        # Precedence and position models.
-        before = float(scores.precedes[i, j])
-        raw["precedes"] = before
-        if before >= 0.5:
-            reasons.append(f"precedence model: P(this before next) = {before:.2f}")
-        else:
-            against.append(f"precedence model: P(this before next) = {before:.2f}")
-        vote_i = int(np.argmax(position[i]))
-        vote_j = int(np.argmax(position[j]))
-        raw["position_source"] = dict(zip(_POSITION_NAMES, map(float, position[i])))
-        raw["position_target"] = dict(zip(_POSITION_NAMES, map(float, position[j])))
-        if k == 0:
-            text = f"position model: P(this is first) = {position[i, 0]:.2f}"
-            if int(np.argmax(position[:, 0])) == i:
-                text += ", the most likely opener"
-            (reasons if vote_i == 0 or position[i, 0] >= position[:, 0].mean() else against).append(text)
-        if k == len(o) - 2:
-            text = f"position model: P(next is last) = {position[j, 2]:.2f}"
-            (reasons if vote_j == 2 or position[j, 2] >= position[:, 2].mean() else against).append(text)
-        elif vote_j == 0:
-            against.append(f"position model votes next an opener: P(first) = {position[j, 0]:.2f}")
-        explanations.append(
-            Explanation(
-                position=k,
-                source=i,
-                target=j,
-                probability=p,
-                rank=rank,
-                precedes=before,
-                reasons=tuple(reasons),
-                against=tuple(against),
-                cues=raw,
-            )
-        )
-    return explanations
-
-
-def relabel_explanations(explanations: Sequence[Explanation], labels: Sequence[int]) -> list[Explanation]:
-    """Explanations with every unit index ``u`` replaced by ``labels[u]`` (the texts name no index)."""
-    return [replace(e, source=int(labels[e.source]), target=int(labels[e.target])) for e in explanations]
-
-
-def _quote(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_SHOWN])
-    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
-
-
-def _name(name: str) -> str:
-    return re.sub(r"['’]s$", "", str(name))
-
-
-def _first_word(text: str) -> str:
-    words = text.split()
-    return words[0].strip("\"“”‘’'«»,.;:") if words else ""
 
 
 # --------------------------------------------------------------------------------------------

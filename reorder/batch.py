@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from .errors import InvalidInputError
+from .pipeline import Reorderer
 
 _WORKER_REORDERERS: dict[str, object] = {}
 
@@ -24,8 +25,6 @@ def _units_of(record: dict, number: int) -> list[str]:
 
 def _order_one(params_key: str, number: int, line: str) -> dict:
     """Order one JSONL record in a worker; the Reorderer is built on first use and then reused."""
-    from .pipeline import Reorderer
-
     reorderer = _WORKER_REORDERERS.get(params_key)
     if reorderer is None:
         reorderer = _WORKER_REORDERERS[params_key] = Reorderer(**json.loads(params_key))
@@ -43,6 +42,7 @@ def _order_one(params_key: str, number: int, line: str) -> dict:
         "objective": float(solution.value),
         "optimal": bool(solution.optimal),
         "method": solution.method,
+        "signature": reorderer.signature(),
     }
 
 

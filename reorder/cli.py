@@ -7,9 +7,7 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,8 +16,12 @@ import click
 # 5-10x slower in experiments/bench_speed.py. A user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import __version__
-from .errors import InvalidInputError, ReorderError
+from ._version import __version__
+from .errors import ReorderError
+from .evaluation import METHODS as EVALUATION_METHODS
+from .files import read_text, write_atomically
+from .search import METHODS as SEARCH_METHODS
+from .search import Constraints
 
 logger = logging.getLogger("reorder")
 
@@ -50,7 +52,10 @@ def _fail_cleanly(func):
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else (logging.INFO if verbose == 1 else logging.DEBUG if verbose > 1 else logging.WARNING)
+    if quiet:
+        level = logging.ERROR
+    else:
+        level = logging.INFO if verbose == 1 else logging.DEBUG if verbose > 1 else logging.WARNING
     logging.basicConfig(level=level, format="reorder: %(message)s", stream=sys.stderr, force=True)
     logging.getLogger("reorder").setLevel(level)
     if not verbose:
@@ -69,7 +74,7 @@ def model_options(func):
                      help="Sentence-transformers model: all-mpnet-base-v2 or all-MiniLM-L6-v2 (packaged, "
                           "offline), a local directory, or a hub name (needs internet). Default: the one "
                           "the coherence model was trained with."),
-        click.option("--search", "method", type=click.Choice(["auto", "dp", "cpsat", "heuristic", "brute-force"]),
+        click.option("--search", "method", type=click.Choice(SEARCH_METHODS),
                      default="auto", show_default=True,
                      help="Solver: auto is exact (subset DP, then CP-SAT) where a proof is cheap, else heuristic."),
         click.option("--time-limit", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
@@ -108,70 +113,6 @@ def _reorderer(model, embedder, method, time_limit, seed, cache, weights=None, *
 
     return Reorderer(model=model, embedder=embedder, method=method, time_limit=time_limit, seed=seed,
                      cache=cache, weights=weights, **kwargs)
-
-
-def read_text(path: str, encoding: str) -> str:
-    """Read a whole file (or stdin for '-') exactly, line endings included; clear errors for bad bytes."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        p = Path(path)
-        if p.is_dir():
-            raise InvalidInputError(f"{path} is a directory; give a text file")
-        if not p.exists():
-            raise InvalidInputError(f"{path}: no such file")
-        data = p.read_bytes()
-        name = path
-    if b"\x00" in data and encoding.lower().replace("-", "").replace("_", "") not in ("utf16", "utf32", "utf16le", "utf16be", "utf32le", "utf32be"):
-        raise InvalidInputError(f"{name} contains NUL bytes: it looks like a binary file, not text")
-    try:
-        return data.decode(encoding)
-    except LookupError as exc:
-        raise InvalidInputError(f"unknown encoding {encoding!r}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"{name} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            "pass the file's encoding with --encoding (e.g. --encoding latin-1)"
-        ) from exc
-    except UnicodeError as exc:  # codecs such as punycode and idna raise the base class
-        raise InvalidInputError(
-            f"{name} cannot be decoded as {encoding} ({' '.join(str(exc).split())}); "
-            "pass the file's encoding with --encoding (e.g. --encoding utf-8)"
-        ) from exc
-
-
-def write_atomically(path: Path, data: bytes, backup: str | None = None) -> None:
-    """Replace ``path`` by ``data`` so that a crash leaves either the old or the new file, whole.
-
-    The data go to a temporary file in the same directory, which is flushed to disk and renamed over
-    the original (a rename within one file system is atomic). With ``backup``, the original is first
-    copied to ``path + backup``.
-    """
-    directory = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        if backup:
-            shutil.copy2(path, str(path) + backup)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def _write_output(text: str, output: str | None, encoding: str) -> None:
@@ -237,38 +178,18 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     text = read_text(file, encoding)
     reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit,
                            roles=not all_content, furniture=furniture)
-    result = reorderer.reorder_text(text, constraints)
+    result = reorderer.reorder_text(text, constraints, alternatives=alternatives or 0, confidence=confidence,
+                                    explain=explain)
     if len(result.units) == 0:
         logger.warning("the input holds no %s: nothing to reorder", unit)
-    extras = _order_extras(reorderer, result, constraints, alternatives, confidence, explain)
     if fmt == "json":
-        payload = {
-            "permutation": result.permutation,
-            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(result.units, result.roles))],
-            "objective": result.value,
-            "optimal": result.optimal,
-            "bound": result.bound,
-            "method": result.method,
-            "signature": result.signature,
-            **extras,
-        }
-        _write_output(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", output, "utf-8")
+        _write_output(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n", output, "utf-8")
         return
-    _echo_extras(extras, result.units)
+    _echo_extras(result)
     if in_place:
         write_atomically(Path(file), result.text.encode(encoding, errors="surrogateescape"), backup)
     else:
         _write_output(result.text, output, encoding)
-
-
-EVAL_METHODS = ("random", "input", "similarity", "follows", "precedes", "position", "full")
-
-
-def _method_weights(name: str) -> dict[str, float] | None:
-    """Objective weights of an evaluation method that uses one learned score alone (None: all tuned)."""
-    if name in ("follows", "precedes", "position"):
-        return {k: (1.0 if k == name else 0.0) for k in ("follows", "precedes", "position")}
-    return None
 
 
 @main.command()
@@ -276,7 +197,7 @@ def _method_weights(name: str) -> dict[str, float] | None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N documents only.")
 @click.option("--max-units", type=click.IntRange(min=2), default=None, help="Skip documents longer than this.")
 @click.option("--method", "methods", default="full", show_default=True,
-              help=f"Comma-separated methods to compare in one run: {', '.join(EVAL_METHODS)}.")
+              help=f"Comma-separated methods to compare in one run: {', '.join(EVALUATION_METHODS)}.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--per-document", is_flag=True, help="With --format json, include every document's scores.")
 @model_options
@@ -290,33 +211,30 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
     """
     from tqdm import tqdm
 
+    from .coherence import SIMILARITY
     from .corpus import read_corpus
-    from .evaluation import evaluate as run_evaluation
-    from .pipeline import SIMILARITY, default_cache_path
+    from .embedding import default_cache_path
+    from .evaluation import BASELINES, baseline_signature, single_term_weights
+    from .evaluation import evaluate as evaluate_baseline
 
     _setup_logging(verbose, quiet)
     names = [m.strip() for m in methods.split(",") if m.strip()]
-    unknown = [m for m in names if m not in EVAL_METHODS]
+    unknown = [m for m in names if m not in EVALUATION_METHODS]
     if unknown or not names:
-        raise click.BadParameter(f"unknown method {unknown[0] if unknown else methods!r}; choose from {', '.join(EVAL_METHODS)}",
-                                 param_hint="--method")
+        raise click.BadParameter(f"unknown method {unknown[0] if unknown else methods!r}; choose from "
+                                 f"{', '.join(EVALUATION_METHODS)}", param_hint="--method")
     documents = list(read_corpus(corpus, limit=limit))
     cache = cache or default_cache_path()
     reports = []
     for name in names:
-        if name in ("random", "input"):
-            fn, signature = name, f"reorder:{__version__}|method:{name}|seed:{seed}"
+        bar = tqdm(total=len(documents), desc=name, unit="doc", file=sys.stderr, disable=quiet or None)
+        if name in BASELINES:
+            result = evaluate_baseline(name, documents, seed=seed, max_units=max_units, progress=bar.update,
+                                       signature=baseline_signature(name, seed))
         else:
             reorderer = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed,
-                                   cache, _method_weights(name) or weights)
-
-            def fn(units, reorderer=reorderer):
-                solution = reorderer.solve(units)
-                return solution.order, solution.optimal
-
-            signature = reorderer.signature()
-        bar = tqdm(total=len(documents), desc=name, unit="doc", file=sys.stderr, disable=quiet or None)
-        result = run_evaluation(fn, documents, seed=seed, max_units=max_units, progress=bar.update, signature=signature)
+                                   cache, single_term_weights(name) or weights)
+            result = reorderer.evaluate(documents, max_units=max_units, progress=bar.update)
         bar.close()
         report = {"method": name, "corpus": os.path.basename(corpus), **result.to_dict()}
         if per_document:
@@ -344,13 +262,15 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
 @click.option("--dev-limit", type=click.IntRange(min=1), default=300, show_default=True,
               help="Dev documents (of at most 15 units, where the search is exact and fast) used for tuning.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use the first N documents of each corpus.")
-@click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True, help="Hidden units per perceptron.")
+@click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Hidden units per perceptron.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=60, show_default=True,
               help="Precedence pairs sampled per document.")
 @click.option("--members", type=click.IntRange(min=1), default=5, show_default=True,
               help="Perceptron triples in the ensemble (each from its own seed; averaged).")
-@click.option("--embedder", default=None, metavar="NAME|DIR", help="Sentence-transformers model: all-MiniLM-L6-v2 (default), all-mpnet-base-v2 (the shipped news model's; "
-                   "about 4x slower to embed), a local directory or a hub name.")
+@click.option("--embedder", default=None, metavar="NAME|DIR",
+              help="Sentence-transformers model: all-MiniLM-L6-v2 (default), all-mpnet-base-v2 (the shipped "
+                   "news model's; about 4x slower to embed), a local directory or a hub name.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--cache", type=click.Path(dir_okay=False), default=None,
               help="SQLite embedding cache (default: $REORDER_CACHE or ~/.cache/reorder/embeddings.sqlite).")
@@ -361,29 +281,25 @@ def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, members, em
     """Train a coherence model on ordered JSONL CORPORA and write it to --output."""
     from tqdm import tqdm
 
-    from .corpus import read_corpora, read_corpus
-    from .embedding import CachedEmbedder, SentenceTransformerEmbedder
-    from .pipeline import DEFAULT_WEIGHTS, default_cache_path
-    from .training import fit_model, tune_weights
+    from .training import train as train_model
 
     _setup_logging(verbose, quiet)
-    documents = read_corpora(corpora, limit=limit)
-    embed = CachedEmbedder(SentenceTransformerEmbedder(embedder), cache or default_cache_path())
-    bar = tqdm(total=len(documents), desc="features", unit="doc", file=sys.stderr, disable=quiet or None)
-    training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
-    model = fit_model(documents, embed, progress=bar.update, training=training, hidden=hidden,
-                      max_pairs_per_doc=max_pairs, n_members=members, random_state=seed)
-    bar.close()
-    weights, rows = dict(DEFAULT_WEIGHTS), []
-    if dev:
-        dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 15][:dev_limit]
-        bar = tqdm(desc="tuning", unit="combo", file=sys.stderr, disable=quiet or None)
-        weights, rows = tune_weights(model, dev_docs, embed, seed=seed, progress=bar.update)
-        bar.close()
-        click.echo(f"tuned on {os.path.basename(dev)} ({len(dev_docs)} docs): {weights}, "
-                   f"tau {max(r['tau'] for r in rows):.4f}", err=True)
-    model.save(output, extra={"objective": weights, "name": os.path.basename(os.path.normpath(output)),
-                              "tuning": {"dev": os.path.basename(dev) if dev else None, "docs": dev_limit if dev else 0}})
+    bars = []
+
+    def progress(stage, total):
+        bars.append(tqdm(total=total, desc=stage, unit="doc" if total else "combo", file=sys.stderr,
+                         disable=quiet or None))
+        return bars[-1].update
+
+    try:
+        _, weights, rows = train_model(
+            corpora, output, dev=dev, dev_limit=dev_limit, limit=limit, embedder=embedder, cache=cache,
+            hidden=hidden, max_pairs=max_pairs, members=members, seed=seed, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    if rows:
+        click.echo(f"tuned on {os.path.basename(dev)}: {weights}, tau {max(r['tau'] for r in rows):.4f}", err=True)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -402,8 +318,6 @@ def _unit_index(text: str, option: str) -> int:
 
 def _constraints(first, last, before, groups):
     """Constraints from order's options, in the text's unit indices; None when there are none."""
-    from .search import Constraints
-
     pairs = []
     for item in before:
         parts = item.split(":")
@@ -416,71 +330,31 @@ def _constraints(first, last, before, groups):
     return Constraints(first=first, last=last, before=tuple(pairs), groups=tuple(members))
 
 
-def _order_extras(reorderer, result, constraints, alternatives, confidence, explain) -> dict:
-    """The alternatives, confidence and explanations asked for, in the text's unit indices."""
-    if not (alternatives or confidence or explain):
-        return {}
-    from .assessment import CONFIDENCE_K, position_confidence, relabel_explanations
-    from .document import arrange
-    from .pipeline import _local_constraints
-
-    content = [i for i, role in enumerate(result.roles) if role == "content"]
-    where = {unit: k for k, unit in enumerate(content)}
-    units = [result.units[i] for i in content]
-    chosen = [where[i] for i in result.content_order]
-    local = _local_constraints(constraints, content)
-    embeddings = reorderer.embed(units) if len(units) > 1 else None
-    extras: dict = {}
-    if alternatives or confidence:
-        k = max(alternatives or 0, CONFIDENCE_K if confidence else 0)
-        solutions = reorderer.alternatives(units, k, local, embeddings=embeddings)
-    if alternatives:
-        extras["alternatives"] = []
-        for rank, solution in enumerate(solutions[:alternatives], 1):
-            order = [content[u] for u in solution.order]
-            extras["alternatives"].append({
-                "rank": rank,
-                "content_order": order,
-                "permutation": arrange(result.roles, order, furniture=reorderer.furniture),
-                "objective": solution.value,
-                "optimal": solution.optimal,
-            })
-    if confidence:
-        values = position_confidence(chosen, result.value, solutions)
-        extras["confidence"] = [
-            {"position": k, "index": content[u], "confidence": c} for k, (u, c) in enumerate(zip(chosen, values))
-        ]
-    if explain:
-        found = reorderer.explain(units, chosen, embeddings=embeddings)
-        extras["explanations"] = [e.to_dict() for e in relabel_explanations(found, content)]
-    return extras
-
-
 def _preview(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
-def _echo_extras(extras: dict, units) -> None:
+def _echo_extras(result) -> None:
     """Print order's extras on stderr, so that stdout stays the reordered text."""
-    if "alternatives" in extras:
+    units = result.units
+    if result.alternatives:
         click.echo("alternatives (rank, objective, content units in order):", err=True)
-        for item in extras["alternatives"]:
-            proven = "" if item["optimal"] else " (not proven)"
-            click.echo(f"  {item['rank']:>3}  {item['objective']:>10.3f}  "
-                       f"{' '.join(map(str, item['content_order']))}{proven}", err=True)
-    if "confidence" in extras:
+        for item in result.alternatives:
+            proven = "" if item.optimal else " (not proven)"
+            click.echo(f"  {item.rank:>3}  {item.value:>10.3f}  "
+                       f"{' '.join(map(str, item.content_order))}{proven}", err=True)
+    if result.confidence is not None:
         click.echo("confidence (position, unit, share of the best orders that agree):", err=True)
-        for item in extras["confidence"]:
-            click.echo(f"  {item['position']:>3}  {item['index']:>4}  {item['confidence']:.2f}  "
-                       f"{_preview(units[item['index']])}", err=True)
-    if "explanations" in extras:
+        for k, (index, share) in enumerate(zip(result.content_order, result.confidence)):
+            click.echo(f"  {k:>3}  {index:>4}  {share:.2f}  {_preview(units[index])}", err=True)
+    if result.explanations is not None:
         click.echo("explanations (why each unit follows the one before):", err=True)
-        for item in extras["explanations"]:
-            click.echo(f"  {item['from']} -> {item['to']}: {_preview(units[item['to']])}", err=True)
-            for reason in item["reasons"]:
+        for item in result.explanations:
+            click.echo(f"  {item.source} -> {item.target}: {_preview(units[item.target])}", err=True)
+            for reason in item.reasons:
                 click.echo(f"      + {reason}", err=True)
-            for reason in item["against"]:
+            for reason in item.against:
                 click.echo(f"      - {reason}", err=True)
 
 
@@ -508,26 +382,18 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     scrambled   the order z is below a threshold that rises with the best z, calibrated on news-dev
     transitions per adjacent pair of content units: P(next follows), its rank among the candidates, weak flag
     """
-    from .document import detect_roles, split
+    from .assessment import WEAK_TRANSITION_PROBABILITY
 
     _setup_logging(verbose, quiet)
     text = read_text(file, encoding)
     reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit, roles=not all_content)
-    document = split(text, unit)
-    roles = detect_roles(document.units) if not all_content else ["content"] * len(document)
-    content = [i for i, role in enumerate(roles) if role == "content"]
-    if len(content) < 2:
-        logger.warning("the input holds %d content %s: nothing to assess", len(content), unit)
-    result = reorderer.assess([document.units[i] for i in content], samples=samples).relabel(content)
+    result = reorderer.assess_text(text, samples=samples)
+    content = result.roles.count("content")
+    if content < 2:
+        logger.warning("the input holds %d content %s: nothing to assess", content, unit)
     if fmt == "json":
-        payload = {
-            **result.to_dict(),
-            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(document.units, roles))],
-        }
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    from .assessment import WEAK_TRANSITION_PROBABILITY
-
     exact = "all" if result.exact else "random"
     click.echo(f"score      {result.score:.3f}   "
                "(0 = no better than an average random order, 1 = the best order found)")
@@ -540,13 +406,13 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
                "which rises with the best z)")
     if result.transitions:
         click.echo(f"transitions (! = weak: P(next follows) < {WEAK_TRANSITION_PROBABILITY:g}; rank among candidates):")
-    candidates = max(len(content) - 1, 1)
+    candidates = max(content - 1, 1)
     if result.transitions:
-        click.echo(f"         {result.order[0]:>4}               opens   {_preview(document.units[result.order[0]])}")
+        click.echo(f"         {result.order[0]:>4}               opens   {_preview(result.units[result.order[0]])}")
     for t in result.transitions:
         mark = "!" if t.weak else " "
         click.echo(f"  {mark} {t.source:>4} -> {t.target:<4} P {t.probability:.2f}  rank {t.rank:>3}/{candidates}  "
-                   f"{_preview(document.units[t.target])}")
+                   f"{_preview(result.units[t.target])}")
     click.echo(f"# {result.signature}", err=True)
 
 
@@ -562,8 +428,9 @@ def batch(corpus, output, workers, model, embedder, method, time_limit, weights,
 
     Each input line holds a document's units under "paragraphs" (or "units"/"sentences"), taken as
     given (scrambled); each output line holds its "id", the "permutation" (indices into those
-    units, in the restored order), the "objective" value, whether it is "optimal", and the "method".
-    Input and output are streamed, so memory stays flat.
+    units, in the restored order), the "objective" value, whether it is "optimal", the "method"
+    and the "signature" (as `reorder order --format json` gives it). Input and output are streamed,
+    so memory stays flat.
     """
     from tqdm import tqdm
 

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import InvalidInputError, ModelError, NotFittedError
 from .features import (
     FEATURE_VERSION,
-    ablation_masks,
     PAIR_DIM,
     UNIT_DIM,
+    ablation_masks,
     lexicon,
     pair_cues,
     unit_cues,
@@ -43,10 +43,16 @@ from .features import (
 
 logger = logging.getLogger(__name__)
 
+PROBABILITY_FLOOR = 1e-6
+"""Probabilities are clipped to at least this wherever their logarithm is taken."""
+
 MODEL_FORMAT = 1
 HELD_OUT_SHARE = 0.1
 """Share of training documents held out to decide when to stop training."""
 POSITION_CLASSES = ("first", "middle", "last")
+"""The classes of the position score, in the order of ``PairwiseScores.position``'s columns."""
+SIMILARITY = "similarity"
+"""Model name of :class:`SimilarityScorer`, the unsupervised scorer."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,9 @@ class CoherenceModel:
         Embedding dimension.
     training_ : dict
         What the model was trained on (corpora, counts), recorded in the model file.
+    meta_ : dict
+        The model file's description, set by :meth:`load` (absent after :meth:`fit`),
+        including the objective's tuned ``weights`` under ``"objective"`` and the model's ``"name"``.
     """
 
     def __init__(
@@ -512,8 +521,11 @@ class CoherenceModel:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelError(f"{meta_path}: unreadable model description ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise ModelError(f"{meta_path}: model format {meta.get('format') if isinstance(meta, dict) else None!r} is not {MODEL_FORMAT}; retrain it with `reorder train`")
-        if meta.get("feature_version") != FEATURE_VERSION or meta.get("unit_features") != UNIT_DIM or meta.get("pair_features") != PAIR_DIM:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ModelError(
+                f"{meta_path}: model format {found!r} is not {MODEL_FORMAT}; retrain it with `reorder train`")
+        if (meta.get("feature_version") != FEATURE_VERSION or meta.get("unit_features") != UNIT_DIM
+                or meta.get("pair_features") != PAIR_DIM):
             raise ModelError(
                 f"{directory}: trained with feature version {meta.get('feature_version')}, this reorder uses "
                 f"{FEATURE_VERSION}; retrain it with `reorder train` (see the README)"
@@ -538,6 +550,7 @@ class CoherenceModel:
             raise ModelError(f"{directory}: malformed model ({exc}); retrain it with `reorder train`") from exc
         model.embedder_name_ = str(meta.get("embedder"))
         model.training_ = meta.get("training", {})
+        model.meta_ = meta
         d, c, p = model.dimension_, UNIT_DIM, PAIR_DIM
         expected = {"follows": 3 * d + p + 2 * c, "precedes": 3 * d + p + 2 * c, "position": c + d}
         for member in model.members_:
@@ -545,7 +558,33 @@ class CoherenceModel:
                 net = getattr(member, name)
                 hidden = net.w1.shape[1] if net.w1.ndim == 2 else -1
                 outputs = 3 if name == "position" else 1
-                if (net.w1.shape != (width, hidden) or net.mean.shape != (width,) or net.scale.shape != (width,)
-                        or net.b1.shape != (hidden,) or net.w2.shape != (hidden, outputs) or net.b2.shape != (outputs,)):
+                shapes = (net.w1.shape, net.mean.shape, net.scale.shape, net.b1.shape, net.w2.shape, net.b2.shape)
+                if shapes != ((width, hidden), (width,), (width,), (hidden,), (hidden, outputs), (outputs,)):
                     raise ModelError(f"{weights_path}: array shapes of the {name} model do not match its description")
         return model, meta
+
+
+class SimilarityScorer:
+    """Unsupervised scores from embeddings alone: neighbours are similar, the lead is the most central.
+
+    Cosine similarity carries no direction, so ``precedes`` is flat (0.5) and the order's direction
+    comes only from the centrality of the first unit. A baseline, and the fallback without a model.
+    """
+
+    embedder_name_ = None
+    meta_ = {"name": SIMILARITY}
+
+    def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
+        emb = np.asarray(embeddings, dtype=np.float64)
+        n = len(units)
+        cosine = emb @ emb.T if n else np.zeros((0, 0))
+        follows = (cosine + 1.0) / 2.0
+        np.fill_diagonal(follows, 0.0)
+        centre = emb.mean(axis=0) if n else np.zeros(emb.shape[1:])
+        central = emb @ centre
+        lead = np.exp(central - central.max()) if n else central
+        first = lead / lead.sum() if n else lead
+        position = np.stack([first, 1.0 - first - 1.0 / max(n, 1) * 0.5, np.full(n, 0.5 / max(n, 1))], axis=1)
+        position = np.clip(position, PROBABILITY_FLOOR, None)
+        position /= position.sum(axis=1, keepdims=True)
+        return PairwiseScores(follows=follows, precedes=np.full((n, n), 0.5), position=position)

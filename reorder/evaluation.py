@@ -7,17 +7,39 @@ input order carries no information; ties in the search are broken by the shuffle
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
 from .corpus import CorpusDocument
 from .metrics import LENGTH_BUCKETS, bucket_name, document_scores, macro_average
 
 BASELINES = ("random", "input")
 """Methods that need no model: a random order, and the (shuffled) input order."""
+SINGLE_TERMS = ("follows", "precedes", "position")
+"""Methods that order by one learned score alone (the objective's other weights set to 0)."""
+METHODS = (*BASELINES, "similarity", *SINGLE_TERMS, "full")
+"""What ``reorder evaluate --method`` compares: the baselines, the unsupervised similarity scorer,
+each learned score alone, and the full objective with the model's tuned weights."""
+
+
+def single_term_weights(method: str) -> dict[str, float] | None:
+    """The objective's weights of a method that uses one learned score alone (None for the others)."""
+    if method not in SINGLE_TERMS:
+        return None
+    return {term: (1.0 if term == method else 0.0) for term in SINGLE_TERMS}
+
+
+def baseline_signature(method: str, seed: int) -> str:
+    """The signature of a baseline's evaluation (no model: the version, the method and the seed)."""
+    return f"reorder:{__version__}|method:{method}|seed:{seed}"
 
 
 def shuffle_for(seed: int, index: int, n: int) -> np.ndarray:
@@ -103,3 +125,24 @@ def evaluate(
         result.rows.append(row)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def write_results(stem: str | os.PathLike[str], payload: dict, *, signature: str, seed: int,
+                  markdown: str | None = None) -> Path:
+    """Write an experiment's results where they can be reproduced from: ``STEM.json`` and, with
+    ``markdown``, ``STEM.md``.
+
+    The JSON holds ``payload`` under the keys it has, after ``signature``, ``seed``, the reorder
+    version and the command line that produced it; the markdown ends with the same facts. Returns the
+    JSON file's path.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python", *sys.argv])
+    record = {"signature": signature, "seed": seed, "reorder_version": __version__, "command": command, **payload}
+    path = stem.with_suffix(".json")
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if markdown is not None:
+        footer = f"\n\nSignature: `{signature}`; seed {seed}; produced by `{command}`.\n"
+        stem.with_suffix(".md").write_text(markdown.rstrip("\n") + footer, encoding="utf-8")
+    return path

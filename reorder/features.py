@@ -58,7 +58,7 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow)\b", re.I)
 _SAID = re.compile(r"\b(said|says|told|according to|added|stated|announced)\b", re.I)
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'\-]{2,}(\([^)]*\))?\s*[,\-–—]|\((Reuters|AP|AFP|CNN)\)")
-_ANAPHORIC = re.compile(r"\b(the|this|that|these|those|such)\s+(" + "|".join(ANAPHORIC_NOUNS) + r")\b", re.I)
+ANAPHORIC_PHRASE = re.compile(r"\b(the|this|that|these|those|such)\s+(" + "|".join(ANAPHORIC_NOUNS) + r")\b", re.I)
 
 UNIT_CUES = (
     "opens_pronoun",
@@ -253,7 +253,7 @@ def unit_cues(texts: Sequence[str], embeddings: np.ndarray, lex: Lexicon | None 
             "opens_lower": bool(first) and first[0].islower(),
             "has_said": bool(_SAID.search(text)),
             "he_said": bool(re.match(r"^(He|She|They|It)\s+(said|says|added|told|noted)\b", stripped)),
-            "anaphoric_np": len(_ANAPHORIC.findall(text)),
+            "anaphoric_np": len(ANAPHORIC_PHRASE.findall(text)),
             "full_names": lex.full[i].sum(),
             "short_names": lex.short[i].sum(),
             "names_introduced": intro[i].sum() - intro[i, i],

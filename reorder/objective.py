@@ -19,19 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from .coherence import PairwiseScores
+from .coherence import PROBABILITY_FLOOR, PairwiseScores
 from .errors import InvalidInputError
 from .validation import check_non_negative_int, check_permutation
 
 __all__ = ["DEFAULT_WEIGHTS", "TERMS", "Objective", "objective_from_scores", "order_values", "random_mean",
-           "term_values"]
+           "term_values", "value_tolerance"]
 
 TERMS = ("follows", "precedes", "position")
 """The objective's three terms, in the order of ``--weights F,P,POS``."""
 DEFAULT_WEIGHTS = {"follows": 1.0, "precedes": 1.0, "position": 1.0}
 """Weights of a model that was saved without tuned ones."""
-PROBABILITY_FLOOR = 1e-6
-"""Probabilities are clipped to at least this before their logarithm is taken."""
 _CHUNK_CELLS = 4_000_000  # orders x n x n booleans evaluated at once by order_values
 
 
@@ -189,3 +187,8 @@ def term_values(objective: Objective, orders: np.ndarray) -> np.ndarray:
     parts = (Objective(objective.follows, zeros, flat, flat), Objective(zeros, objective.precedes, flat, flat),
              Objective(zeros, zeros, objective.first, objective.last))
     return np.stack([order_values(part, orders) for part in parts], axis=1)
+
+
+def value_tolerance(value: float) -> float:
+    """How far apart two objective values (or probabilities) near ``value`` must be to count as different."""
+    return 1e-9 * max(1.0, abs(value))

@@ -1,4 +1,4 @@
-"""The Reorderer: ties splitting, embedding, scoring and search together.
+"""The Reorderer: one object that splits, embeds, scores, searches and assesses, and one result per run.
 
     text --(document: units, roles)--> embeddings --(coherence: scores)--> objective --(search)--> order
 
@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .coherence import CoherenceModel, PairwiseScores
-from .document import FURNITURE_OPTIONS, UNIT_KINDS, arrange, detect_roles, split
+from ._version import __version__
+from .assessment import (
+    CONFIDENCE_K,
+    DEFAULT_SAMPLES,
+    SCRAMBLED_SLOPE,
+    SCRAMBLED_Z,
+    Assessment,
+    assess,
+    position_confidence,
+)
+from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
+from .corpus import CorpusDocument
+from .document import FURNITURE_OPTIONS, UNIT_KINDS, Document, arrange, detect_roles, split
 from .embedding import DEFAULT_MODEL as DEFAULT_EMBEDDER
 from .embedding import (
     MPNET_INSTALL,
@@ -31,8 +41,11 @@ from .embedding import (
     mpnet_available,
 )
 from .errors import InvalidInputError, ModelError
-from .objective import DEFAULT_WEIGHTS, PROBABILITY_FLOOR, Objective, objective_from_scores
-from .search import Constraints, Solution, k_best, solve
+from .evaluation import Evaluation, evaluate
+from .explanation import Explanation, explain, relabel_explanations
+from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
+from .search import METHODS, Constraints, Solution, k_best, solve
+from .training import fit_model
 
 logger = logging.getLogger(__name__)
 
@@ -43,48 +56,28 @@ on all-mpnet-base-v2 embeddings, "news-minilm" on all-MiniLM-L6-v2 (faster, less
 DEFAULT_MODEL_DIR = MODELS_DIR / "news"
 FALLBACK_MODEL_DIR = MODELS_DIR / "news-minilm"
 
-SIMILARITY = "similarity"
-"""Model name of the unsupervised scorer: embedding similarity only, no learned direction."""
 
-METHODS = ("auto", "dp", "cpsat", "heuristic", "brute-force")
+@dataclass(frozen=True)
+class Alternative:
+    """One of the best distinct orders of a text's content units (see :func:`reorder.search.k_best`).
 
-
-def default_cache_path() -> Path:
-    """Where the optional embedding cache lives: $REORDER_CACHE or ~/.cache/reorder/embeddings.sqlite."""
-    env = os.environ.get("REORDER_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reorder" / "embeddings.sqlite"
-
-
-class SimilarityScorer:
-    """Unsupervised scores from embeddings alone: neighbours are similar, the lead is the most central.
-
-    Cosine similarity carries no direction, so ``precedes`` is flat (0.5) and the order's direction
-    comes only from the centrality of the first unit. A baseline, and the fallback without a model.
+    ``content_order`` and ``permutation`` are unit indices of the text, as in :class:`OrderResult`.
     """
 
-    embedder_name_ = None
+    rank: int
+    content_order: list[int]
+    permutation: list[int]
+    value: float
+    optimal: bool
 
-    def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
-        emb = np.asarray(embeddings, dtype=np.float64)
-        n = len(units)
-        cosine = emb @ emb.T if n else np.zeros((0, 0))
-        follows = (cosine + 1.0) / 2.0
-        np.fill_diagonal(follows, 0.0)
-        centre = emb.mean(axis=0) if n else np.zeros(emb.shape[1:])
-        central = emb @ centre
-        lead = np.exp(central - central.max()) if n else central
-        first = lead / lead.sum() if n else lead
-        position = np.stack([first, 1.0 - first - 1.0 / max(n, 1) * 0.5, np.full(n, 0.5 / max(n, 1))], axis=1)
-        position = np.clip(position, PROBABILITY_FLOOR, None)
-        position /= position.sum(axis=1, keepdims=True)
-        return PairwiseScores(follows=follows, precedes=np.full((n, n), 0.5), position=position)
+    def to_dict(self) -> dict:
+        return {"rank": self.rank, "content_order": self.content_order, "permutation": self.permutation,
+                "objective": self.value, "optimal": self.optimal}
 
 
 @dataclass(frozen=True)
 class OrderResult:
-    """What :meth:`Reorderer.reorder_text` found for one text.
+    """What :meth:`Reorderer.reorder_text` found for one text; :meth:`to_dict` is ``--format json``.
 
     Attributes
     ----------
@@ -106,6 +99,15 @@ class OrderResult:
         Which solver produced the order.
     signature : str
         Everything needed to reproduce the result (version, models, weights, search settings).
+    content_order : list of int
+        The content units (text indices) in the chosen order.
+    alternatives : tuple of Alternative
+        The best distinct orders, best first, when asked for (``alternatives=K``).
+    confidence : tuple of float or None
+        When asked for, ``confidence[k]``: the share of the best orders, weighted by
+        exp(objective - best), that put ``content_order[k]`` at the k-th content position.
+    explanations : tuple of Explanation or None
+        When asked for, the reasons behind each transition of ``content_order`` (text indices).
     """
 
     permutation: list[int]
@@ -118,6 +120,39 @@ class OrderResult:
     method: str
     signature: str
     content_order: list[int] = field(default_factory=list)
+    alternatives: tuple[Alternative, ...] = ()
+    confidence: tuple[float, ...] | None = None
+    explanations: tuple[Explanation, ...] | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON form: permutation, units with their roles, objective, proof, signature and extras."""
+        payload = {
+            "permutation": self.permutation,
+            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(self.units, self.roles))],
+            "objective": self.value,
+            "optimal": self.optimal,
+            "bound": self.bound,
+            "method": self.method,
+            "signature": self.signature,
+        }
+        if self.alternatives:
+            payload["alternatives"] = [a.to_dict() for a in self.alternatives]
+        if self.confidence is not None:
+            payload["confidence"] = [{"position": k, "index": u, "confidence": c}
+                                     for k, (u, c) in enumerate(zip(self.content_order, self.confidence))]
+        if self.explanations is not None:
+            payload["explanations"] = [e.to_dict() for e in self.explanations]
+        return payload
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One embedding and one scoring of a list of units, shared by everything a run asks of them."""
+
+    units: list[str]
+    embeddings: np.ndarray | None
+    scores: PairwiseScores | None
+    objective: Objective
 
 
 class Reorderer:
@@ -128,8 +163,9 @@ class Reorderer:
     model : str, Path, CoherenceModel or None
         ``None`` for the shipped news model ("news" on all-mpnet-base-v2, or "news-minilm" when the
         mpnet packages are missing or the embedder is all-MiniLM-L6-v2); a shipped model's name; a
-        model directory written by ``reorder train``; a fitted :class:`CoherenceModel`; or
-        ``"similarity"`` for the unsupervised embedding-similarity scorer.
+        model directory written by ``reorder train``; a :class:`CoherenceModel` (fitted, or loaded
+        with :meth:`CoherenceModel.load`, whose tuned weights it keeps); or ``"similarity"`` for
+        the unsupervised embedding-similarity scorer.
     embedder : str, Embedder or None
         ``None`` for the embedder the coherence model was trained with when it is one of the packaged
         models (all-mpnet-base-v2, all-MiniLM-L6-v2), else all-MiniLM-L6-v2; a local model directory
@@ -199,10 +235,10 @@ class Reorderer:
             if isinstance(model, (CoherenceModel, SimilarityScorer)):
                 self._scorer, self._meta = model, getattr(model, "meta_", {})
             elif model == SIMILARITY:
-                self._scorer, self._meta = SimilarityScorer(), {"name": SIMILARITY}
+                self._scorer = SimilarityScorer()
+                self._meta = self._scorer.meta_
             else:
-                directory = self._model_directory()
-                self._scorer, self._meta = CoherenceModel.load(directory)
+                self._scorer, self._meta = CoherenceModel.load(self._model_directory())
         return self._scorer
 
     def _model_directory(self) -> Path:
@@ -267,7 +303,8 @@ class Reorderer:
             weights = {**DEFAULT_WEIGHTS, **self._meta.get("objective", {})}
         for name, value in weights.items():
             if name not in DEFAULT_WEIGHTS or not np.isfinite(value) or value < 0:
-                raise InvalidInputError(f"weights must be finite, >= 0 and named {sorted(DEFAULT_WEIGHTS)}; got {name}={value!r}")
+                raise InvalidInputError(
+                    f"weights must be finite, >= 0 and named {sorted(DEFAULT_WEIGHTS)}; got {name}={value!r}")
         return weights
 
     def signature(self) -> str:
@@ -284,7 +321,7 @@ class Reorderer:
             f"|search:{self.method}-{self.time_limit:g}s|seed:{self.seed}"
         )
 
-    # --- the core ------------------------------------------------------------------------------
+    # --- the core: one embedding and one scoring per list of units -----------------------------
     def embed(self, units: Sequence[str]) -> np.ndarray:
         """Embeddings of the units, shape (n, d); each distinct text is embedded once."""
         return embed_unique(self.embedder_, list(units))
@@ -299,11 +336,26 @@ class Reorderer:
             embeddings = self.embed(units)
         return self.scorer.scores(units, embeddings, skip=skip)
 
-    def objective(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> Objective:
-        """The additive objective over orders of ``units`` (see :func:`objective_from_scores`)."""
+    def _score(self, units: Sequence[str], *, every_score: bool = False,
+               embeddings: np.ndarray | None = None) -> _Scored:
+        """Embed and score ``units`` once. Scores whose weight is 0 are skipped (they cost the most
+        and change nothing) unless ``every_score`` (explanations show them)."""
+        units = _check_units(units)
+        if len(units) < 2:
+            return _Scored(units, None, None, Objective.zeros(len(units)))
         weights = self.weights_
-        unused = tuple(name for name in ("follows", "precedes") if weights[name] == 0)
-        return objective_from_scores(self.pairwise_scores(units, embeddings, skip=unused), weights)
+        if embeddings is None:
+            embeddings = self.embed(units)
+        skip = () if every_score else tuple(name for name in ("follows", "precedes") if weights[name] == 0)
+        scores = self.scorer.scores(units, embeddings, skip=skip)
+        return _Scored(units, embeddings, scores, objective_from_scores(scores, weights))
+
+    def _search(self, objective: Objective, constraints: Constraints | None = None) -> Solution:
+        return solve(objective, constraints, method=self.method, time_limit=self.time_limit, seed=self.seed)
+
+    def objective(self, units: Sequence[str], embeddings: np.ndarray | None = None) -> Objective:
+        """The additive objective over orders of ``units`` (see :func:`reorder.objective.objective_from_scores`)."""
+        return self._score(units, embeddings=embeddings).objective
 
     def solve(
         self,
@@ -314,12 +366,7 @@ class Reorderer:
     ) -> Solution:
         """Search for the best order of ``units``; the full :class:`~reorder.search.Solution`."""
         self._validate()
-        units = _check_units(units)
-        if len(units) > 1:
-            objective = self.objective(units, embeddings)
-        else:
-            objective = Objective.zeros(len(units))
-        return solve(objective, constraints, method=self.method, time_limit=self.time_limit, seed=self.seed)
+        return self._search(self._score(units, embeddings=embeddings).objective, constraints)
 
     def order(self, units: Sequence[str], constraints: Constraints | None = None) -> list[int]:
         """The restored order as indices into ``units`` (a permutation of ``range(len(units))``)."""
@@ -333,29 +380,42 @@ class Reorderer:
         order = list(range(len(units))) if order is None else list(order)
         return float(self.objective(units).value(order))
 
-    def reorder_text(self, text: str, constraints: Constraints | None = None) -> OrderResult:
-        """Split ``text``, order its content units, and render it back; furniture and heading per options.
-
-        ``constraints`` refer to content units by their index among the text's units.
-        """
+    def _split(self, text: str) -> tuple[Document, list[str], list[int]]:
+        """The text's document, each unit's role, and the indices of its content units."""
         self._validate()
         document = split(text, self.unit)
-        n = len(document)
-        roles = detect_roles(document.units) if self.roles else ["content"] * n
-        content = [i for i, role in enumerate(roles) if role == "content"]
-        local = _local_constraints(constraints, content)
-        solution = self.solve([document.units[i] for i in content], local)
+        roles = detect_roles(document.units) if self.roles else ["content"] * len(document)
+        return document, roles, [i for i, role in enumerate(roles) if role == "content"]
+
+    def reorder_text(
+        self,
+        text: str,
+        constraints: Constraints | None = None,
+        *,
+        alternatives: int = 0,
+        confidence: bool = False,
+        explain: bool = False,
+    ) -> OrderResult:
+        """Split ``text``, order its content units, and render it back; furniture and heading per options.
+
+        ``constraints`` refer to content units by their index among the text's units. The extras
+        (``alternatives`` best orders, per-position ``confidence``, ``explain``-ed transitions) come
+        from the same embeddings and scores as the order: each distinct unit is embedded once.
+        """
+        document, roles, content = self._split(text)
+        local = None if constraints is None else constraints.restricted_to(content)
+        scored = self._score([document.units[i] for i in content], every_score=explain)
+        solution = self._search(scored.objective, local)
         if not solution.optimal and len(content) > 1:  # e.g. beyond the exact solvers' range
             logger.warning("%d units: the order is the best the %s search found in %g s, not proven optimal",
                            len(content), solution.method, self.time_limit)
         content_order = [content[k] for k in solution.order]
         permutation = arrange(roles, content_order, furniture=self.furniture)
-        rendered = _render(document, permutation)
-        return OrderResult(
+        result = OrderResult(
             permutation=permutation,
             roles=roles,
             units=document.units,
-            text=rendered,
+            text=document.render_selection(permutation),
             value=float(solution.value),
             optimal=bool(solution.optimal),
             bound=None if solution.bound is None else float(solution.bound),
@@ -363,6 +423,24 @@ class Reorderer:
             signature=self.signature(),
             content_order=content_order,
         )
+        if not (alternatives or confidence or explain):
+            return result
+        extras: dict = {}
+        if alternatives or confidence:
+            k = max(alternatives or 0, CONFIDENCE_K if confidence else 0)
+            found = k_best(scored.objective, k, local, time_limit=self.time_limit)
+            if alternatives:
+                extras["alternatives"] = tuple(
+                    Alternative(rank, [content[u] for u in s.order],
+                                arrange(roles, [content[u] for u in s.order], furniture=self.furniture),
+                                s.value, s.optimal)
+                    for rank, s in enumerate(found[:alternatives], 1))
+            if confidence:
+                extras["confidence"] = tuple(position_confidence(solution.order, result.value, found))
+        if explain:
+            found = _explain_order(scored, solution.order)
+            extras["explanations"] = tuple(relabel_explanations(found, content))
+        return replace(result, **extras)
 
     def reorder(self, text: str) -> str:
         """Convenience: the text with its units restored to the best order found."""
@@ -370,31 +448,30 @@ class Reorderer:
 
     # --- assessing orders (definitions in reorder.assessment) -----------------------------------
     def assess(self, units: Sequence[str], order: Sequence[int] | None = None, *, samples: int | None = None,
-               embeddings: np.ndarray | None = None):
+               embeddings: np.ndarray | None = None) -> Assessment:
         """How coherent ``order`` of ``units`` is (default: their given order): an
         :class:`~reorder.assessment.Assessment` with ``score``, ``p_value``, ``scrambled``, ``transitions``."""
-        from .assessment import DEFAULT_SAMPLES, SCRAMBLED_SLOPE, SCRAMBLED_Z, assess
-
         self._validate()
-        units = _check_units(units)
         samples = DEFAULT_SAMPLES if samples is None else samples
-        if len(units) > 1:
-            scores = self.pairwise_scores(units, embeddings)
-            objective = objective_from_scores(scores, self.weights_)
-        else:
-            scores, objective = None, Objective.zeros(len(units))
-        best = solve(objective, method=self.method, time_limit=self.time_limit, seed=self.seed)
+        scored = self._score(units, every_score=True, embeddings=embeddings)
+        best = self._search(scored.objective)
         signature = f"{self.signature()}|assess:samples{samples}-z{SCRAMBLED_Z:g}+{SCRAMBLED_SLOPE:g}best"
-        return assess(objective, order, best=best, scores=scores, samples=samples, seed=self.seed,
+        return assess(scored.objective, order, best=best, scores=scored.scores, samples=samples, seed=self.seed,
                       signature=signature)
+
+    def assess_text(self, text: str, *, samples: int | None = None) -> Assessment:
+        """Split ``text`` and assess the order its content units already have; unit indices in the
+        result are those of the text's units, whose texts and roles it carries (``units``, ``roles``)."""
+        document, roles, content = self._split(text)
+        result = self.assess([document.units[i] for i in content], samples=samples).relabel(content)
+        return replace(result, units=document.units, roles=tuple(roles))
 
     def alternatives(self, units: Sequence[str], k: int, constraints: Constraints | None = None, *,
                      embeddings: np.ndarray | None = None) -> list[Solution]:
         """The ``k`` best distinct orders found, best first, each honouring ``constraints``
         (see :func:`reorder.search.k_best` for how exact the list is)."""
         self._validate()
-        units = _check_units(units)
-        objective = self.objective(units, embeddings) if len(units) > 1 else Objective.zeros(len(units))
+        objective = self._score(units, embeddings=embeddings).objective
         return k_best(objective, k, constraints, time_limit=self.time_limit)
 
     def confidence(self, units: Sequence[str], order: Sequence[int] | None = None,
@@ -402,44 +479,42 @@ class Reorderer:
                    embeddings: np.ndarray | None = None) -> list[float]:
         """Per-position confidence of ``order`` (default: the best order found) against the ``k``
         best orders (see :func:`reorder.assessment.position_confidence`)."""
-        from .assessment import CONFIDENCE_K, position_confidence
-
-        units = _check_units(units)
-        if embeddings is None and len(units) > 1:
-            embeddings = self.embed(units)
-        solutions = self.alternatives(units, CONFIDENCE_K if k is None else k, constraints, embeddings=embeddings)
+        self._validate()
+        objective = self._score(units, embeddings=embeddings).objective
+        solutions = k_best(objective, CONFIDENCE_K if k is None else k, constraints, time_limit=self.time_limit)
         if order is None:
             order, value = solutions[0].order, solutions[0].value
         else:
-            objective = self.objective(units, embeddings) if len(units) > 1 else Objective.zeros(len(units))
             value = objective.value(list(order))
         return position_confidence(order, value, solutions)
 
     def explain(self, units: Sequence[str], order: Sequence[int] | None = None, *,
-                embeddings: np.ndarray | None = None) -> list:
+                embeddings: np.ndarray | None = None) -> list[Explanation]:
         """Why each transition of ``order`` (default: the best order found) was chosen: one
-        :class:`~reorder.assessment.Explanation` per adjacent pair, with reasons for and against."""
-        from .assessment import explain
+        :class:`~reorder.explanation.Explanation` per adjacent pair, with reasons for and against."""
+        self._validate()
+        scored = self._score(units, every_score=True, embeddings=embeddings)
+        if order is None and len(scored.units) > 1:
+            order = self._search(scored.objective).order
+        return _explain_order(scored, order)
 
-        units = _check_units(units)
-        if len(units) < 2:
-            return []
-        if embeddings is None:
-            embeddings = self.embed(units)
-        scores = self.pairwise_scores(units, embeddings)
-        if order is None:
-            objective = objective_from_scores(scores, self.weights_)
-            order = solve(objective, method=self.method, time_limit=self.time_limit, seed=self.seed).order
-        return explain(units, embeddings, scores, order)
+    # --- evaluation, training and persistence ----------------------------------------------------
+    def evaluate(self, documents: Iterable[CorpusDocument], *, seed: int | None = None,
+                 max_units: int | None = None, progress: Callable[[int], object] | None = None) -> Evaluation:
+        """Shuffle each gold document (with ``seed``, default this Reorderer's), restore it, and score
+        the result (see :func:`reorder.evaluation.evaluate`); the evaluation carries this signature."""
 
-    # --- training and persistence --------------------------------------------------------------
-    def fit(self, documents: Iterable[Sequence[str]], **params) -> "Reorderer":
+        def order(units: Sequence[str]) -> tuple[list[int], bool]:
+            solution = self.solve(units)
+            return solution.order, solution.optimal
+
+        return evaluate(order, documents, seed=self.seed if seed is None else seed, max_units=max_units,
+                        progress=progress, signature=self.signature())
+
+    def fit(self, documents: Iterable[Sequence[str]], **params) -> Reorderer:
         """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""
-        documents = [list(d) for d in documents]
-        embedder = self._built_embedder()  # a new model is trained on it, so no match check
-        model = CoherenceModel(**params).fit(
-            ((units, embed_unique(embedder, units)) for units in documents), embedder_name=embedder.name
-        )
+        corpus = [CorpusDocument(id=str(k), units=tuple(_check_units(d))) for k, d in enumerate(documents)]
+        model = fit_model(corpus, self._built_embedder(), **params)  # a new model: no match check
         self.model, self._scorer, self._meta = model, model, {}
         return self
 
@@ -451,6 +526,13 @@ class Reorderer:
         return scorer.save(directory, extra={"objective": self.weights_, "name": Path(directory).name})
 
 
+def _explain_order(scored: _Scored, order: Sequence[int] | None) -> list[Explanation]:
+    """The explanations of ``order`` of the scored units (none for fewer than two units)."""
+    if len(scored.units) < 2:
+        return []
+    return explain(scored.units, scored.embeddings, scored.scores, order)
+
+
 def _check_units(units: Sequence[str]) -> list[str]:
     if isinstance(units, str):
         raise InvalidInputError("units must be a list of strings, not one string; use reorder_text() for a whole text")
@@ -459,34 +541,3 @@ def _check_units(units: Sequence[str]) -> list[str]:
     if bad:
         raise InvalidInputError(f"every unit must be a str; got {bad[0]}")
     return units
-
-
-def _local_constraints(constraints: Constraints | None, content: list[int]) -> Constraints | None:
-    """Translate constraints on text unit indices into indices among the content units."""
-    if constraints is None:
-        return None
-    where = {unit: k for k, unit in enumerate(content)}
-
-    def local(i: int) -> int:
-        if i not in where:
-            raise InvalidInputError(f"constraint names unit {i}, which is not a content unit (or does not exist)")
-        return where[i]
-
-    return Constraints(
-        first=None if constraints.first is None else local(constraints.first),
-        last=None if constraints.last is None else local(constraints.last),
-        before=tuple((local(a), local(b)) for a, b in constraints.before),
-        groups=tuple(tuple(local(i) for i in group) for group in constraints.groups),
-    )
-
-
-def _render(document, permutation: list[int]) -> str:
-    """Render a permutation, or a subset of units (furniture dropped) with the text's first separators."""
-    if len(permutation) == len(document):
-        return document.render(permutation)
-    seps = document.separators
-    parts = [seps[0]]
-    for k, index in enumerate(permutation):
-        parts.append(document.units[index])
-        parts.append(seps[k + 1] if k + 1 < len(permutation) else seps[-1])
-    return "".join(parts)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from .coherence import CoherenceModel, PairwiseScores
-from .corpus import CorpusDocument
-from .embedding import Embedder, embed_unique
+from .corpus import CorpusDocument, read_corpora, read_corpus
+from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, default_cache_path, embed_unique
 from .evaluation import evaluate
-from .objective import objective_from_scores
+from .objective import DEFAULT_WEIGHTS, objective_from_scores
 from .search import solve
 
 logger = logging.getLogger(__name__)
@@ -84,3 +83,42 @@ def tune_weights(
     best = max(rows, key=lambda r: (round(r["tau"], 6), r["first"]))
     logger.info("tuned weights %s: dev tau %.3f", best, best["tau"])
     return {k: float(best[k]) for k in grid}, rows
+
+
+def train(
+    corpora: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    dev: str | os.PathLike[str] | None = None,
+    dev_limit: int = 300,
+    limit: int | None = None,
+    embedder: str | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    hidden: int = 128,
+    max_pairs: int = 60,
+    members: int = 5,
+    seed: int = 0,
+    progress: Callable[[str, int | None], Callable[[int], object]] | None = None,
+) -> tuple[CoherenceModel, dict[str, float], list[dict]]:
+    """What ``reorder train`` does: fit a model on ``corpora``, tune its weights on ``dev`` (its first
+    ``dev_limit`` documents of at most 15 units), save it to ``output``.
+
+    Embeddings go through the disk cache (``cache`` or :func:`~reorder.embedding.default_cache_path`).
+    ``progress(stage, total)``, when given, returns the callback each stage reports to (``stage`` is
+    "features" with the number of documents, or "tuning"). Returns the model, the tuned weights (the
+    defaults without ``dev``) and the tuning rows.
+    """
+    report = progress or (lambda stage, total: None)
+    documents = read_corpora(corpora, limit=limit)
+    embed = CachedEmbedder(SentenceTransformerEmbedder(embedder), cache or default_cache_path())
+    training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
+    model = fit_model(documents, embed, progress=report("features", len(documents)), training=training,
+                      hidden=hidden, max_pairs_per_doc=max_pairs, n_members=members, random_state=seed)
+    weights, rows = dict(DEFAULT_WEIGHTS), []
+    if dev:
+        dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 15][:dev_limit]
+        weights, rows = tune_weights(model, dev_docs, embed, seed=seed, progress=report("tuning", None))
+    model.save(output, extra={"objective": weights, "name": os.path.basename(os.path.normpath(output)),
+                              "tuning": {"dev": os.path.basename(dev) if dev else None,
+                                         "docs": dev_limit if dev else 0}})
+    return model, weights, rows

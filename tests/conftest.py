@@ -1,7 +1,9 @@
 """Shared fixtures: a deterministic stand-in embedder, a tiny fitted coherence model, the real model.
 
-Fast tests use :class:`HashingEmbedder` (no torch) and ``tiny_model`` (fitted once per session on a
-few dozen short documents). Tests marked ``slow`` share one real :class:`~reorder.pipeline.Reorderer`
+Fast tests use :class:`HashingEmbedder` (no torch) and ``tiny_model`` (fitted once per session on the
+short stories in ``tests/data/stories.jsonl``, the same on every machine). Tests that read
+``../shared/corpora`` are marked ``corpora`` and skip, saying so, where it is absent. Tests marked
+``slow`` share one real :class:`~reorder.pipeline.Reorderer`
 (the shipped news model and the packaged all-mpnet-base-v2 it was trained with), loaded once per session.
 """
 
@@ -18,13 +20,13 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from reorder.coherence import CoherenceModel
+from reorder import CoherenceModel
 from reorder.embedding import embed_unique
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TEXT = REPO / "seeds" / "russia-syria-withdrawal-2016.txt"
 CORPORA = REPO.parent / "shared" / "corpora"
-TRAIN_CORPUS = CORPORA / "news-train-web.jsonl"
+STORIES = REPO / "tests" / "data" / "stories.jsonl"
 
 _WORD = re.compile(r"\w+")
 
@@ -98,34 +100,22 @@ class CountingEmbedder:
         return self.inner.encode(texts)
 
 
-def _synthetic_documents(count: int) -> list[list[str]]:
-    """Short templated stories, used when the shared training corpus is not beside the checkout."""
-    rng = np.random.default_rng(0)
-    subjects = ["The council", "A local firm", "The minister", "Researchers", "The company", "Police"]
-    documents = []
-    for k in range(count):
-        who = subjects[k % len(subjects)]
-        n = int(rng.integers(3, 7))
-        units = [f"{who} announced plan number {k} on Monday, officials said."]
-        units += [f"Then step {i} of plan {k} followed, with more details about the {i} stage." for i in range(1, n - 1)]
-        units.append(f"Finally, {who.lower()} said the plan {k} would end next year.")
-        documents.append(units)
-    return documents
+def training_documents(count: int | None = None) -> list[list[str]]:
+    """Short ordered news stories written for the tests (``tests/data/stories.jsonl``): the same
+    documents on every machine, whatever corpora lie beside the checkout."""
+    with STORIES.open(encoding="utf-8") as handle:
+        documents = [json.loads(line)["paragraphs"] for line in handle if line.strip()]
+    return documents if count is None else documents[:count]
 
 
-def training_documents(count: int = 60, max_units: int = 12) -> list[list[str]]:
-    """A few short ordered documents: real news paragraphs if the shared corpus is there."""
-    if not TRAIN_CORPUS.is_file():
-        return _synthetic_documents(count)
-    documents = []
-    with TRAIN_CORPUS.open(encoding="utf-8") as handle:
-        for line in handle:
-            units = json.loads(line)["paragraphs"]
-            if 3 <= len(units) <= max_units:
-                documents.append(units)
-                if len(documents) == count:
-                    break
-    return documents
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip the tests marked ``corpora`` when ../shared/corpora is not beside the checkout."""
+    if CORPORA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"needs the shared corpora, not found at {CORPORA} (CI has them)")
+    for item in items:
+        if "corpora" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -136,13 +126,13 @@ def stand_in() -> HashingEmbedder:
 
 @pytest.fixture(scope="session")
 def tiny_model(stand_in) -> CoherenceModel:
-    """A CoherenceModel fitted with the stand-in embedder on ~60 short documents (hidden=16)."""
+    """A CoherenceModel fitted with the stand-in embedder on the tests' 48 stories (hidden=16)."""
     documents = training_documents()
     pairs = [(units, embed_unique(stand_in, units)) for units in documents]
     model = CoherenceModel(hidden=16, max_iter=5, max_pairs_per_doc=20, random_state=0)
     with warnings.catch_warnings():  # five epochs do not converge, on purpose
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", "Got `batch_size`")  # the synthetic fallback corpus is small
+        warnings.filterwarnings("ignore", "Got `batch_size`")  # the corpus is small
         return model.fit(pairs, embedder_name=stand_in.name, training={"corpora": ["tests"]})
 
 
@@ -155,7 +145,7 @@ def tiny_model_dir(tiny_model, tmp_path_factory) -> Path:
 @pytest.fixture
 def fast_reorderer(tiny_model, stand_in):
     """A factory of Reorderers over the tiny model and the stand-in embedder."""
-    from reorder.pipeline import Reorderer
+    from reorder import Reorderer
 
     def make(**kwargs) -> Reorderer:
         kwargs.setdefault("model", tiny_model)
@@ -187,7 +177,7 @@ def stand_in_by_name(monkeypatch, stand_in):
 @pytest.fixture(scope="session")
 def real_reorderer():
     """The shipped defaults (news model, packaged mpnet), embedder loaded once per session."""
-    from reorder.pipeline import Reorderer
+    from reorder import Reorderer
 
     reorderer = Reorderer()
     reorderer.embedder_.encode(["warm up"])
@@ -213,7 +203,7 @@ def check_clean(result) -> None:
 def cli(stand_in_by_name, tiny_model_dir):
     """Run ``reorder ARGS`` in-process over the tiny model and the stand-in embedder.
 
-    ``order``, ``evaluate`` and ``batch`` get ``--model <tiny model>`` unless they name one. Returns click's
+    ``order``, ``score``, ``evaluate`` and ``batch`` get ``--model <tiny model>`` unless they name one. Returns click's
     Result (``stdout``, ``stderr``, ``stdout_bytes``, ``exit_code``), after checking that no
     exception escaped and no traceback was printed. The CLI reconfigures logging; it is restored.
     """
@@ -228,7 +218,7 @@ def cli(stand_in_by_name, tiny_model_dir):
 
     def run(*args, input=None):
         args = [str(a) for a in args]
-        if args and args[0] in ("order", "evaluate", "batch") and "--model" not in args:
+        if args and args[0] in ("order", "score", "evaluate", "batch") and "--model" not in args:
             args += ["--model", str(tiny_model_dir)]
         result = CliRunner().invoke(main, args, input=input)
         check_clean(result)

@@ -10,22 +10,12 @@ import math
 import numpy as np
 import pytest
 
+from reorder import Assessment, Constraints, InvalidInputError, Objective, PairwiseScores, Solution, assessment, split
+from reorder.assessment import assess, null_values, position_confidence, transitions
+from reorder.explanation import explain
+from reorder.objective import order_values, random_mean, term_values
+
 from conftest import BUDGET_ARTICLE, SEED_TEXT
-from reorder import assessment
-from reorder.assessment import (
-    Assessment,
-    assess,
-    explain,
-    null_values,
-    order_values,
-    position_confidence,
-    random_mean,
-    transitions,
-)
-from reorder.coherence import PairwiseScores
-from reorder.document import split
-from reorder.errors import InvalidInputError
-from reorder.search import Constraints, Objective, Solution
 
 ARTICLE = BUDGET_ARTICLE + (
     "\n"
@@ -100,7 +90,7 @@ def test_order_evidence_standardises_each_term_against_all_orders():
         return sum(np.log(follows[o[k], o[k + 1]]) for k in range(n - 1))
 
     def precedes_value(o):
-        return sum(np.log(precedes[o[k], o[l]]) for k in range(n) for l in range(k + 1, n))
+        return sum(np.log(precedes[o[k], o[m]]) for k in range(n) for m in range(k + 1, n))
 
     def position_value(o):
         return np.log(position[o[0], 0]) + sum(np.log(position[u, 1]) for u in o[1:-1]) + np.log(position[o[-1], 2])
@@ -180,9 +170,9 @@ def test_scrambled_threshold_rises_with_the_best_orders_evidence():
 def test_term_values_split_each_orders_value_into_its_three_parts():
     objective = random_objective(6, 4)
     orders, _ = assessment.null_orders(6, samples=50, seed=1)
-    parts = assessment.term_values(objective, orders)
+    parts = term_values(objective, orders)
     assert parts.shape == (50, 3)
-    assert np.allclose(parts.sum(axis=1), assessment.order_values(objective, orders))
+    assert np.allclose(parts.sum(axis=1), order_values(objective, orders))
     o = orders[0]
     assert parts[0, 0] == pytest.approx(sum(objective.follows[o[k], o[k + 1]] for k in range(5)))
     assert parts[0, 2] == pytest.approx(objective.first[o[0]] + objective.last[o[-1]])

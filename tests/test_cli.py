@@ -15,8 +15,9 @@ from collections import Counter
 
 import pytest
 
-from conftest import BUDGET_ARTICLE, REPO, SEED_TEXT
 from reorder.document import split
+
+from conftest import BUDGET_ARTICLE, REPO, SEED_TEXT
 
 TEXT = BUDGET_ARTICLE
 
@@ -106,13 +107,13 @@ def test_in_place_without_backup_keeps_the_file_mode(cli, article, tmp_path):
 
 
 def test_in_place_failure_leaves_the_original_whole(cli, article, tmp_path, monkeypatch):
-    import reorder.cli
+    import reorder.files
 
     def fail(src, dst):
         raise OSError(28, "No space left on device", str(dst))
 
     original = article.read_bytes()
-    monkeypatch.setattr(reorder.cli.os, "replace", fail)
+    monkeypatch.setattr(reorder.files.os, "replace", fail)
     line = one_line_error(cli("order", article, "--in-place"))
     assert "No space left on device" in line
     assert article.read_bytes() == original
@@ -218,7 +219,8 @@ def test_version_and_help(cli):
 def test_evaluate_reports_metrics(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))
     corpus = tmp_path / "corpus.jsonl"
-    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(3 + k)]} for k in range(4)]
+    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(3 + k)]}
+            for k in range(4)]
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     result = cli("evaluate", corpus, "--method", "input,similarity,full", "--format", "json", "-q")
     assert result.exit_code == 0, result.output
@@ -242,11 +244,12 @@ def test_evaluate_refuses_a_broken_corpus_in_one_line(cli, tmp_path, monkeypatch
 
 @pytest.mark.filterwarnings("ignore:Got `batch_size`")
 def test_train_writes_a_model_that_order_can_use(cli, tmp_path, monkeypatch, stand_in):
-    import reorder.embedding
+    import reorder.training
 
-    monkeypatch.setattr(reorder.embedding, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
+    monkeypatch.setattr(reorder.training, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
     corpus = tmp_path / "train.jsonl"
-    docs = [{"paragraphs": [f"Story {k} begins with event {i} and word{(i + k) % 5}." for i in range(4)]} for k in range(40)]
+    docs = [{"paragraphs": [f"Story {k} begins with event {i} and word{(i + k) % 5}." for i in range(4)]}
+            for k in range(40)]
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out = tmp_path / "trained"
     result = cli("train", corpus, "-o", out, "--hidden", "4", "--members", "2", "--cache", tmp_path / "c.sqlite", "-q")
@@ -287,7 +290,8 @@ def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
     """In-process, sharing the session's embedder: two runs give the same bytes."""
     import reorder.pipeline
 
-    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: real_reorderer.embedder_)
+    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder",
+                        lambda model=None, **kw: real_reorderer.embedder_)
     default_model = str(reorder.pipeline.DEFAULT_MODEL_DIR)
     first = cli("order", SEED_TEXT, "--format", "json", "--model", default_model)
     second = cli("order", SEED_TEXT, "--format", "json", "--model", default_model)
@@ -315,6 +319,9 @@ def test_batch_orders_every_document_as_jsonl(cli, tmp_path):
     for line, doc in zip(lines, docs):
         assert sorted(line["permutation"]) == list(range(len(doc["paragraphs"])))
         assert line["optimal"] is True and line["method"] in ("dp", "trivial")
+    # every line carries the signature `reorder order` gives for the same options
+    order_signature = json.loads(cli("order", corpus, "--format", "json", "-q").stdout)["signature"]
+    assert {line["signature"] for line in lines} == {order_signature}
     out = tmp_path / "out.jsonl"
     assert cli("batch", corpus, "-o", out, "-q").exit_code == 0
     assert out.read_text(encoding="utf-8") == result.stdout
@@ -330,6 +337,24 @@ def test_batch_refuses_a_bad_line_in_one_line(cli, tmp_path):
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: line 2: expected an object with a list of strings")
+
+
+def test_order_extras_embed_each_unit_once(cli, stand_in_by_name, stand_in, monkeypatch, tmp_path):
+    """--alternatives, --confidence and --explain reuse the run's embeddings: one encode call."""
+    import reorder.pipeline
+
+    from conftest import BUDGET_ARTICLE, CountingEmbedder
+
+    counting = CountingEmbedder(stand_in)
+    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: counting)
+    article = tmp_path / "article.txt"
+    article.write_text(BUDGET_ARTICLE, encoding="utf-8")
+    result = cli("order", article, "--format", "json", "--alternatives", "2", "--confidence", "--explain")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    content = [u["text"] for u in payload["units"] if u["role"] == "content"]
+    assert len(counting.calls) == 1 and sorted(counting.texts) == sorted(content)
+    assert {"alternatives", "confidence", "explanations"} <= set(payload)
 
 
 @pytest.mark.slow
@@ -368,7 +393,8 @@ def test_weights_reach_the_objective_and_the_signature(cli, article):
 def test_evaluate_applies_weights_to_the_full_objective_only(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))
     corpus = tmp_path / "corpus.jsonl"
-    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(4)]} for k in range(3)]
+    docs = [{"id": f"d{k}", "paragraphs": [f"Doc {k} part {i} about thing {i * k}." for i in range(4)]}
+            for k in range(3)]
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     result = cli("evaluate", corpus, "--method", "follows,full", "--weights", "0.5,1,0", "--format", "json", "-q")
     assert result.exit_code == 0, result.output

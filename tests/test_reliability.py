@@ -131,7 +131,8 @@ def test_utf16_aliases_allow_nul_bytes(cli, tmp_path, encoding):
     data = "One paragraph.\n\nAnother one.\n".encode("utf-16")
     result = cli("order", write(tmp_path, data), "--encoding", encoding)
     assert result.exit_code == 0, result.output
-    assert byte_paragraphs(result.stdout_bytes.decode("utf-16").encode()) == byte_paragraphs(b"One paragraph.\n\nAnother one.\n")
+    expected = byte_paragraphs(b"One paragraph.\n\nAnother one.\n")
+    assert byte_paragraphs(result.stdout_bytes.decode("utf-16").encode()) == expected
 
 
 @pytest.mark.parametrize(
@@ -200,7 +201,8 @@ def test_a_100kb_paragraph_is_handled(cli, tmp_path):
 
 @pytest.mark.slow
 def test_a_100kb_paragraph_with_the_real_model(real_reorderer):
-    """The embedder reads a few hundred tokens at most: the long unit is truncated for embedding, kept whole in the output."""
+    """The embedder reads a few hundred tokens at most: the long unit is truncated for embedding, kept whole in
+    the output."""
     huge = " ".join(f"Sentence {i} of a very long report on the talks in Geneva." for i in range(1800))
     assert len(huge) > 100_000
     text = f"Talks resume in Geneva\n\nDiplomats met on Monday.\n\n{huge}\n\nThe talks end on Friday.\n"
@@ -263,7 +265,8 @@ def test_unwritable_output_is_a_one_line_error(cli, tmp_path):
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--format", "json"], ["--unit", "sentence", "--all-content"], ["--search", "heuristic", "--seed", "5", "--time-limit", "5"],
+    [[], ["--format", "json"], ["--unit", "sentence", "--all-content"],
+     ["--search", "heuristic", "--seed", "5", "--time-limit", "5"],
      ["--model", "similarity", "--furniture", "end"]],
 )
 def test_same_input_and_options_give_the_same_bytes(cli, tmp_path, options):

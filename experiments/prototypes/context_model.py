@@ -1,12 +1,12 @@
 """Context model (a research prototype, not part of the package): a small set transformer that scores
 a document's units in the light of each other.
 
-Measured against the perceptrons on news-dev by ``experiments/compare_context.py``, alone or blended
-with them, it did not help (``experiments/results/compare_context_web*.md``): with the 1,549 web
+Measured against the perceptrons on news-dev by ``experiments/prototypes/compare_context.py``, alone or
+blended with them, it did not help (``experiments/results/compare_context_web*.md``): with the 1,549 web
 training documents it overfits within two or three epochs, and regularised (smaller, unit dropout)
 it reaches tau 0.34 alone against the perceptrons' 0.39, and its blends stay within the noise of the
-perceptrons alone. It is kept here, tested (``tests/test_context.py``), for a later try with more
-in-domain training data.
+perceptrons alone. It is kept here, tested outside the default test run
+(``python -m pytest experiments/prototypes``), for a later try with more in-domain training data.
 
 The perceptrons of :mod:`reorder.coherence` judge one unit or one pair at a time. But which paragraph
 is the lead, or which of two candidates comes next, depends on what else is in the document: the
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from reorder.errors import InvalidInputError, NotFittedError
+from reorder import InvalidInputError, NotFittedError, PairwiseScores
 from reorder.features import PAIR_DIM, UNIT_DIM, lexicon, pair_cues, unit_cues
 
 logger = logging.getLogger(__name__)
@@ -143,8 +143,8 @@ class ContextModel:
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in ("hidden", "layers", "heads", "pair_hidden", "dropout", "max_epochs",
-                                              "learning_rate", "max_units", "batch_pairs", "unit_dropout", "weight_decay",
-                                              "random_state")}
+                                              "learning_rate", "max_units", "batch_pairs", "unit_dropout",
+                                              "weight_decay", "random_state")}
 
     # --- training -------------------------------------------------------------------------------
     def fit(
@@ -233,14 +233,13 @@ class ContextModel:
 
     def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()):
         """The three scores for a document's units (any order), as :class:`~reorder.coherence.PairwiseScores`."""
-        from reorder.coherence import PairwiseScores
-
         self._check_fitted()
         units = list(units)
         emb = np.asarray(embeddings, dtype=np.float32)
         n = len(units)
         if emb.shape != (n, self.dimension_):
-            raise InvalidInputError(f"embeddings must have shape ({n}, {self.dimension_}) for this model; got {emb.shape}")
+            raise InvalidInputError(
+                f"embeddings must have shape ({n}, {self.dimension_}) for this model; got {emb.shape}")
         if n == 0:
             return PairwiseScores(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 3)))
         lex = lexicon(units)
@@ -250,8 +249,6 @@ class ContextModel:
 
 def scores_from_logits(out: dict[str, np.ndarray]):
     """Turn :meth:`ContextModel.logits` into :class:`~reorder.coherence.PairwiseScores` (float64)."""
-    from reorder.coherence import PairwiseScores
-
     follow = np.asarray(out["follow"], dtype=np.float64)
     n = follow.shape[0]
     np.fill_diagonal(follow, -np.inf)
@@ -414,9 +411,11 @@ def _losses(net, batch_tensors, torch):
     neg = torch.finfo(first_logit.dtype).min
     parts = {}
     has = first >= 0
-    parts["first"] = f.cross_entropy(first_logit.masked_fill(~mask, neg)[has], first[has]) if has.any() else first_logit.sum() * 0
+    parts["first"] = (f.cross_entropy(first_logit.masked_fill(~mask, neg)[has], first[has]) if has.any()
+                      else first_logit.sum() * 0)
     has = last >= 0
-    parts["last"] = f.cross_entropy(last_logit.masked_fill(~mask, neg)[has], last[has]) if has.any() else last_logit.sum() * 0
+    parts["last"] = (f.cross_entropy(last_logit.masked_fill(~mask, neg)[has], last[has]) if has.any()
+                     else last_logit.sum() * 0)
     eye = torch.eye(m, dtype=torch.bool)[None]
     follow = follow.masked_fill(~mask[:, None, :] | eye, neg)
     candidates = torch.cat([follow, end[:, :, None]], dim=2)  # (b, m, m + 1)
@@ -495,10 +494,14 @@ def _export(net, model: ContextModel, stats: dict) -> dict[str, np.ndarray]:
              w_end=w(net.end)[:, 0], b_end=b(net.end)[0:1], w_precede=w(net.precede)[:, 0])
     for k, layer in enumerate(net.layers):
         a.update({
-            f"layer{k}.ln1_g": layer.ln1.weight.detach().numpy().copy(), f"layer{k}.ln1_b": layer.ln1.bias.detach().numpy().copy(),
-            f"layer{k}.w_q": w(layer.q), f"layer{k}.w_k": w(layer.k), f"layer{k}.w_v": w(layer.v), f"layer{k}.w_o": w(layer.o),
-            f"layer{k}.ln2_g": layer.ln2.weight.detach().numpy().copy(), f"layer{k}.ln2_b": layer.ln2.bias.detach().numpy().copy(),
-            f"layer{k}.w_1": w(layer.f1), f"layer{k}.b_1": b(layer.f1), f"layer{k}.w_2": w(layer.f2), f"layer{k}.b_2": b(layer.f2),
+            f"layer{k}.ln1_g": layer.ln1.weight.detach().numpy().copy(),
+            f"layer{k}.ln1_b": layer.ln1.bias.detach().numpy().copy(),
+            f"layer{k}.w_q": w(layer.q), f"layer{k}.w_k": w(layer.k), f"layer{k}.w_v": w(layer.v),
+            f"layer{k}.w_o": w(layer.o),
+            f"layer{k}.ln2_g": layer.ln2.weight.detach().numpy().copy(),
+            f"layer{k}.ln2_b": layer.ln2.bias.detach().numpy().copy(),
+            f"layer{k}.w_1": w(layer.f1), f"layer{k}.b_1": b(layer.f1), f"layer{k}.w_2": w(layer.f2),
+            f"layer{k}.b_2": b(layer.f2),
         })
     out = {}
     for name, value in a.items():
@@ -524,8 +527,6 @@ class BlendedScorer:
         self.embedder_name_ = getattr(first, "embedder_name_", None)
 
     def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()):
-        from reorder.coherence import PairwiseScores
-
         s = self.share
         a = self.first.scores(units, embeddings, skip=skip) if s < 1 else None
         b = self.second.scores(units, embeddings, skip=skip) if s > 0 else None

@@ -1,21 +1,78 @@
-"""The context model prototype (experiments/context_model.py): its scores' invariants, permutation
-equivariance, numpy matching torch, and that it learns an order it can only see by comparing a
-document's units with each other."""
+"""The context model prototype (experiments/prototypes/context_model.py): its scores' invariants,
+permutation equivariance, numpy matching torch, and that it learns an order it can only see by comparing
+a document's units with each other.
+
+Outside the default test run: ``python -m pytest experiments/prototypes`` (pytest puts this folder on
+``sys.path``, so ``context_model`` imports as a plain module). Self-contained: its stand-in embedder and
+small coherence model are defined here, not taken from ``tests/``.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import re
+import warnings
+import zlib
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from context_model import BlendedScorer, ContextModel, _build_net, _export, _tensors
+from sklearn.exceptions import ConvergenceWarning
 
-from conftest import STORM_UNITS as UNITS
+from reorder import CoherenceModel, InvalidInputError, NotFittedError
+from reorder.embedding import embed_unique
+from reorder.features import PAIR_DIM, UNIT_DIM, lexicon, pair_cues, unit_cues
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-from context_model import BlendedScorer, ContextModel, _build_net, _export, _tensors  # noqa: E402
-from reorder.errors import InvalidInputError, NotFittedError  # noqa: E402
-from reorder.features import PAIR_DIM, UNIT_DIM, lexicon, pair_cues, unit_cues  # noqa: E402
+UNITS = [
+    "The storm reached the coast on Tuesday night.",
+    "Thousands of homes lost power as the winds rose.",
+    "By Wednesday, crews had restored electricity to most of them.",
+    "Officials said the damage would cost millions to repair.",
+    "Schools will reopen on Monday.",
+]
+"""Five paragraphs of a short story in their natural order."""
+
+_WORD = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension;
+    float32, L2-normalised, no torch."""
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+        self.name = f"test-hashing-{dimension}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+                out[row, h % self.dimension] += 1.0 if (h >> 20) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.dimension] = 1.0
+            else:
+                out[row] /= norm
+        return out
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(stand_in) -> CoherenceModel:
+    """A small CoherenceModel (the perceptrons) fitted on the counting documents below."""
+    documents = _counting_documents(60, np.random.default_rng(2))
+    pairs = [(units, embed_unique(stand_in, units)) for units in documents]
+    model = CoherenceModel(hidden=16, max_iter=5, max_pairs_per_doc=20, random_state=0)
+    with warnings.catch_warnings():  # five epochs do not converge, on purpose
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "Got `batch_size`")  # the corpus is small
+        return model.fit(pairs, embedder_name=stand_in.name)
 
 
 

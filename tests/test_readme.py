@@ -1,0 +1,187 @@
+"""Every fenced shell and Python example of the README runs, so the documentation cannot drift from the code.
+
+- Quick start: its lines are the ones ``.ci/run`` executes (install, the seed, the tests), and its
+  main job runs here with the real model.
+- Command line: each command runs in-process over the tiny model and the stand-in embedder, in a
+  folder holding the files it names; a command with ``--workers`` above 1 starts worker processes,
+  which load the real model, so it runs as a subprocess (slow).
+- Library: executed as written, with the real model (slow).
+- Training: each command runs on the first few documents of the corpora it names, into a temporary
+  directory instead of the shipped model's (slow, corpora).
+- Evaluation: ``reproduce.sh`` takes hours; its syntax is checked and every experiment it runs must
+  answer ``--help`` (so each still imports and parses its options).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CORPORA, REPO, STORIES
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+_FENCE = re.compile(r"^## (?P<section>[^\n]+)$|^```(?P<lang>sh|bash|python)\n(?P<body>.*?)^```$", re.M | re.S)
+
+
+def _blocks() -> list[tuple[str, str, str]]:
+    """(section, language, body) of every fenced shell or Python block, in README order."""
+    found, section = [], ""
+    for match in _FENCE.finditer(README):
+        if match.group("section"):
+            section = match.group("section").strip()
+        else:
+            found.append((section, match.group("lang"), match.group("body")))
+    return found
+
+
+BLOCKS = _blocks()
+
+
+def _block(section: str, lang: str) -> str:
+    """The section's blocks of this language, joined."""
+    bodies = [body for s, lang_, body in BLOCKS if s == section and lang_ == lang]
+    assert bodies, f"no {lang} block under '## {section}'"
+    return "\n".join(bodies)
+
+
+def _commands(body: str) -> list[str]:
+    """The block's commands: continuation lines joined, comments and blank lines dropped."""
+    joined = body.replace("\\\n", " ")
+    return [line.split(" #")[0].strip() for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_every_block_is_run_by_a_test_here():
+    covered = {("Quick start", "sh"), ("Command line", "sh"), ("Library", "python"),
+               ("Training and reproducing the shipped models", "sh"), ("Evaluation", "sh")}
+    assert {(section, lang) for section, lang, _ in BLOCKS} == covered
+
+
+# --- Quick start -----------------------------------------------------------------------------------
+
+
+def test_quick_start_is_what_ci_runs():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    lines = _commands(_block("Quick start", "sh"))
+    assert len(lines) == 3
+    install, main_job, tests = lines
+    assert install in ci and tests in ci
+    assert any(line.startswith(main_job) for line in ci)
+
+
+@pytest.mark.slow
+def test_quick_start_main_job_prints_every_paragraph_of_the_seed_once(seed_text):
+    from collections import Counter
+
+    from reorder import split
+
+    main_job = _commands(_block("Quick start", "sh"))[1]
+    out = subprocess.run([sys.executable, "-m", "reorder", *shlex.split(main_job)[1:]], cwd=REPO,
+                         capture_output=True, text=True, check=True).stdout
+    assert Counter(split(out).units) == Counter(split(seed_text).units)
+
+
+# --- Command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, seed_text):
+    """A folder with the files the README's commands name: article.txt, corpus.jsonl, dev.jsonl."""
+    stories = [json.loads(line) for line in STORIES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    (tmp_path / "article.txt").write_text(seed_text, encoding="utf-8")
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(s) + "\n" for s in stories[:30]), encoding="utf-8")
+    (tmp_path / "dev.jsonl").write_text("".join(json.dumps(s) + "\n" for s in stories[30:]), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _parallel(command: str) -> bool:
+    args = shlex.split(command)
+    return "--workers" in args and int(args[args.index("--workers") + 1]) > 1
+
+
+CLI_COMMANDS = _commands(_block("Command line", "sh"))
+
+
+@pytest.mark.filterwarnings("ignore:Got `batch_size`")  # `reorder train` on 30 short stories
+@pytest.mark.parametrize("command", [c for c in CLI_COMMANDS if not _parallel(c)])
+def test_command_line_example_runs(command, cli, workspace, stand_in, monkeypatch):
+    import reorder.training
+
+    monkeypatch.setattr(reorder.training, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
+    args = shlex.split(command)
+    assert args[0] == "reorder"
+    result = cli(*args[1:])
+    assert result.exit_code == 0, result.output
+    if "--format" in args and "json" in args:
+        assert "signature" in json.loads(result.stdout)
+    if args[1] == "train":
+        assert (workspace / args[args.index("-o") + 1] / "model.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [c for c in CLI_COMMANDS if _parallel(c)])
+def test_command_line_example_with_workers_runs(command, workspace):
+    args = shlex.split(command)
+    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:], "-q"], cwd=workspace,
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    output = workspace / args[args.index("-o") + 1]
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 30 and all("signature" in line for line in lines)
+
+
+# --- Library ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_library_example_runs(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    exec(compile(_block("Library", "python"), "README.md (Library)", "exec"), {"__name__": "readme"})
+    assert "Russia" in capsys.readouterr().out
+
+
+# --- Training --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.corpora
+@pytest.mark.parametrize("command", _commands(_block("Training and reproducing the shipped models", "sh")))
+def test_training_example_runs_on_a_few_documents(command, tmp_path):
+    args = shlex.split(command)
+    target = args.index("-o") + 1
+    assert args[target].startswith("reorder/models/")
+    args[target] = str(tmp_path / "model")
+    args += ["--limit", "6", "--dev-limit", "4", "--members", "1", "--cache", str(tmp_path / "cache.sqlite"), "-q"]
+    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:]], cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
+    assert set(meta["objective"]) == {"follows", "precedes", "position"}
+    assert CORPORA.is_dir()
+
+
+# --- Evaluation ------------------------------------------------------------------------------------
+
+
+def _reproduce_scripts() -> list[str]:
+    (command,) = _commands(_block("Evaluation", "sh"))
+    script = REPO / shlex.split(command)[1]
+    return sorted(set(re.findall(r"python (experiments/\w+\.py)", script.read_text(encoding="utf-8"))))
+
+
+def test_reproduce_script_is_valid_bash():
+    (command,) = _commands(_block("Evaluation", "sh"))
+    args = shlex.split(command)
+    assert args[0] == "bash"
+    subprocess.run(["bash", "-n", str(REPO / args[1])], check=True)
+
+
+@pytest.mark.parametrize("script", _reproduce_scripts())
+def test_each_experiment_of_the_reproduction_answers_help(script):
+    completed = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert "usage" in completed.stdout.lower()
