@@ -119,6 +119,17 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_embedding_cache(_test_cache_dir, monkeypatch):
+    """Commands that cache embeddings by default write to a temporary file, never the user's cache."""
+    monkeypatch.setenv("REORDER_CACHE", str(_test_cache_dir / "embeddings.sqlite"))
+
+
+@pytest.fixture(scope="session")
 def stand_in() -> HashingEmbedder:
     """The deterministic stand-in embedder (name ``test-hashing-384``)."""
     return HashingEmbedder()

@@ -96,6 +96,7 @@ def workspace(tmp_path, monkeypatch, seed_text):
     (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(s) + "\n" for s in stories[:30]), encoding="utf-8")
     (tmp_path / "dev.jsonl").write_text("".join(json.dumps(s) + "\n" for s in stories[30:]), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REORDER_CACHE", str(tmp_path / "cache.sqlite"))  # not the user's cache
     return tmp_path
 
 
