@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from ._version import __version__
 from .errors import ReorderError
 from .evaluation import METHODS as EVALUATION_METHODS
-from .files import read_text, write_atomically
+from .files import read_text, write_atomically, write_output
 from .search import METHODS as SEARCH_METHODS
 from .search import Constraints
 
@@ -115,15 +115,6 @@ def _reorderer(model, embedder, method, time_limit, seed, cache, weights=None, *
                      cache=cache, weights=weights, **kwargs)
 
 
-def _write_output(text: str, output: str | None, encoding: str) -> None:
-    data = text.encode(encoding, errors="surrogateescape")
-    if output is None or output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        write_atomically(Path(output), data)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reorder")
 def main() -> None:
@@ -183,13 +174,13 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     if len(result.units) == 0:
         logger.warning("the input holds no %s: nothing to reorder", unit)
     if fmt == "json":
-        _write_output(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n", output, "utf-8")
+        write_output(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n", output, "utf-8")
         return
     _echo_extras(result)
     if in_place:
         write_atomically(Path(file), result.text.encode(encoding, errors="surrogateescape"), backup)
     else:
-        _write_output(result.text, output, encoding)
+        write_output(result.text, output, encoding)
 
 
 @main.command()
@@ -417,40 +408,44 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
 
 
 @main.command()
-@click.argument("corpus", type=str)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", default="-", show_default=True, metavar="OUT", help="JSONL results ('-' for stdout).")
+@click.option("--output-dir", default=None, metavar="DIR",
+              help="One part file per input partition and a manifest; rerunning skips the parts already complete.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this machine (joblib processes); dask: a dask.distributed cluster.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; each loads the models once.")
+              help="Worker processes (local, or the LocalCluster's); each loads the models once.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="With --engine dask: an existing cluster.")
+@click.option("--partition-size", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Records per partition: the unit of work, of embedding and of resuming.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad record instead of writing an error record.")
 @model_options
 @_fail_cleanly
-def batch(corpus, output, workers, model, embedder, method, time_limit, weights, seed, cache, verbose, quiet):
-    """Order every document of a JSONL CORPUS ('-' for stdin); one JSON line per document out.
+def batch(inputs, output, output_dir, engine, workers, scheduler, partition_size, strict, model, embedder, method,
+          time_limit, weights, seed, cache, verbose, quiet):
+    """Order every document of JSONL INPUTs (files, globs, .gz, '-' for stdin); one JSON line each out.
 
-    Each input line holds a document's units under "paragraphs" (or "units"/"sentences"), taken as
-    given (scrambled); each output line holds its "id", the "permutation" (indices into those
-    units, in the restored order), the "objective" value, whether it is "optimal", the "method"
-    and the "signature" (as `reorder order --format json` gives it). Input and output are streamed,
-    so memory stays flat.
+    A record's units are under "paragraphs" (or "units"/"sentences"); a result holds its "id", the
+    "permutation", "objective", "optimal", "method" and "signature". A bad record becomes an error
+    record ("source", "line", "error") and the batch goes on, exiting with 1 (--strict: stop at it).
     """
     from tqdm import tqdm
 
-    from .batch import order_jsonl
-    from .corpus import write_jsonl
+    from .batch import run_batch
 
     _setup_logging(verbose, quiet)
+    if output_dir is not None and output != "-":
+        raise click.UsageError("give -o/--output or --output-dir, not both")
     params = {"model": model, "embedder": embedder, "method": method, "time_limit": time_limit, "seed": seed,
               "cache": cache, "weights": weights}
-    source = sys.stdin if corpus == "-" else open(corpus, encoding="utf-8")
-    target = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
-    try:
-        results = tqdm(order_jsonl(source, params=params, workers=workers), desc="ordering", unit="doc",
-                       file=sys.stderr, disable=quiet or None)
-        write_jsonl(results, target)
-    finally:
-        if source is not sys.stdin:
-            source.close()
-        if target is not sys.stdout:
-            target.close()
+    with tqdm(desc="ordering", unit="doc", file=sys.stderr, disable=quiet or None) as bar:
+        summary = run_batch(inputs, params, output=output, output_dir=output_dir, engine=engine, workers=workers,
+                            scheduler=scheduler, partition_size=partition_size, strict=strict, progress=bar.update)
+    click.echo("\n".join(summary.report()), err=True)
+    if summary.errors:
+        raise click.ClickException(f"{summary.errors} records could not be ordered (error records in the output; "
+                                   "--strict stops at the first)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import InvalidInputError
 
-__all__ = ["read_text", "write_atomically"]
+__all__ = ["read_text", "write_atomically", "write_output"]
 
 _WIDE_ENCODINGS = ("utf16", "utf32", "utf16le", "utf16be", "utf32le", "utf32be")
 
@@ -78,3 +78,13 @@ def write_atomically(path: Path, data: bytes, backup: str | None = None) -> None
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def write_output(text: str, output: str | None, encoding: str) -> None:
+    """Write ``text`` in ``encoding`` to stdout (``output`` None or "-") or atomically to the file ``output``."""
+    data = text.encode(encoding, errors="surrogateescape")
+    if output is None or output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_atomically(Path(output), data)

@@ -328,15 +328,16 @@ def test_batch_orders_every_document_as_jsonl(cli, tmp_path):
     assert cli("batch", "-", "-q", input=corpus.read_text(encoding="utf-8")).stdout == result.stdout
 
 
-def test_batch_refuses_a_bad_line_in_one_line(cli, tmp_path):
+def test_batch_strict_stops_at_the_first_bad_record_in_one_line(cli, tmp_path):
     corpus = tmp_path / "bad.jsonl"
-    corpus.write_text('{"paragraphs": ["a", "b"]}\n{"paragraphs": 3}\n', encoding="utf-8")
-    result = cli("batch", corpus, "-q")
+    corpus.write_text('{"paragraphs": ["a", "b"]}\n{"paragraphs": 3}\n{"paragraphs": ["c", "d"]}\n', encoding="utf-8")
+    result = cli("batch", corpus, "--strict", "-q")
     assert result.exit_code == 1
     # Streaming: the documents before the bad line are already out, whole.
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1]
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: line 2: expected an object with a list of strings")
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert "line 2: expected an object with a list of strings" in lines[0]
 
 
 def test_order_extras_embed_each_unit_once(cli, stand_in_by_name, stand_in, monkeypatch, tmp_path):
@@ -364,13 +365,15 @@ def test_batch_workers_give_the_same_results_as_one_process(tmp_path):
     The objective values agree to float rounding only: each worker runs torch on fewer threads, which
     sums the embeddings' dot products in another order (differences of about 1e-6).
     """
-    from reorder.batch import order_jsonl
+    from reorder.batch import partitions, run_local
 
     corpus, _ = _batch_corpus(tmp_path)
-    lines = corpus.read_text(encoding="utf-8").splitlines()
     params = {"model": None, "embedder": None, "method": "auto", "time_limit": 1.0, "seed": 0, "cache": None}
-    two = list(order_jsonl(lines, params=params, workers=2))
-    one = list(order_jsonl(lines, params=params, workers=1))
+
+    def run(workers):
+        return [r for _, results in run_local(partitions([str(corpus)], 2), params, workers=workers) for r in results]
+
+    two, one = run(2), run(1)
     assert [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in two] == \
         [(r["id"], r["permutation"], r["optimal"], r["method"]) for r in one]
     assert [r["objective"] for r in two] == pytest.approx([r["objective"] for r in one], rel=1e-5, abs=1e-5)

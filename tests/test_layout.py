@@ -25,6 +25,8 @@ STAGES = [
     {"reorder.search"},  # and every module inside the package
     {"reorder.evaluation", "reorder.training", "reorder.assessment", "reorder.explanation"},
     {"reorder.pipeline"},
+    {"reorder.partitions"},
+    {"reorder.distributed"},
     {"reorder.batch"},
     {"reorder.cli", "reorder.__main__"},
 ]
@@ -90,7 +92,7 @@ def test_lower_stages_never_import_higher_ones(name):
 def test_modules_stay_small_and_the_cli_thin():
     lines = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
     assert max(lines.values()) <= 600, max(lines.items(), key=lambda item: item[1])
-    assert lines["reorder.cli"] <= 460  # the target is ~450
+    assert lines["reorder.cli"] <= 455  # the target is ~450
 
 
 def test_the_public_api_is_the_package_root():

@@ -131,9 +131,15 @@ def test_command_line_example_with_workers_runs(command, workspace):
     completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:], "-q"], cwd=workspace,
                                capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
-    output = workspace / args[args.index("-o") + 1]
-    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == 30 and all("signature" in line for line in lines)
+    if "--output-dir" in args:
+        parts = sorted((workspace / args[args.index("--output-dir") + 1]).glob("part-*.jsonl"))
+        text = "".join(part.read_text(encoding="utf-8") for part in parts)
+    else:
+        text = (workspace / args[args.index("-o") + 1]).read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in text.splitlines()]
+    inputs = [a for k, a in enumerate(args[2:], 2) if a.endswith(".jsonl") and args[k - 1] not in ("-o", "--output")]
+    expected = sum(len((workspace / name).read_text(encoding="utf-8").splitlines()) for name in inputs)
+    assert len(lines) == expected and all("signature" in line for line in lines)
 
 
 # --- Library ---------------------------------------------------------------------------------------

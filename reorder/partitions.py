@@ -1,0 +1,244 @@
+"""Partitions of a batch: records read from JSONL inputs, ordered a partition at a time, written as parts.
+
+The records of the inputs (JSONL files, globs, gzip-compressed ``.gz`` files, or ``-`` for stdin)
+are cut into *partitions* of ``partition_size`` records, in input order. A partition is the unit of
+work of every engine (:mod:`reorder.batch` locally, :mod:`reorder.distributed` on Dask):
+:func:`order_partition` embeds the units of all its documents in one call (batched across documents,
+each distinct unit once) and orders each document; a bad record becomes an error record (its source,
+line number and a one-line reason) and the partition goes on. :func:`write_part` writes one
+partition's results atomically and :class:`Manifest` records the parts complete, so that a rerun
+skips them.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InvalidInputError
+from .files import write_atomically
+from .pipeline import Reorderer
+
+__all__ = ["MANIFEST", "PARTITION_SIZE", "BatchSummary", "Manifest", "Partition", "expand_inputs", "order_partition",
+           "parse_record", "partitions", "write_part"]
+
+PARTITION_SIZE = 200
+"""Records per partition by default: large enough to batch the embedding well, small enough that a
+killed run loses little and a worker's memory stays small."""
+MANIFEST = "manifest.json"
+_UNIT_KEYS = ("paragraphs", "units", "sentences")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Consecutive records of one input: ``records`` holds ``(line number, line)`` pairs."""
+
+    source: int
+    index: int
+    path: str
+    records: tuple[tuple[int, str], ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.source:05d}-{self.index:06d}"
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did: records ordered, error records (the first few kept), parts skipped."""
+
+    documents: int = 0
+    errors: int = 0
+    parts: int = 0
+    skipped_parts: int = 0
+    first_errors: list[dict] = field(default_factory=list)
+    signature: str = ""
+
+    def report(self) -> list[str]:
+        """The summary in a few lines: counts, then the first error records."""
+        skipped = f", {self.skipped_parts} already complete" if self.skipped_parts else ""
+        lines = [f"reorder: {self.documents} documents ordered, {self.errors} errors, "
+                 f"{self.parts + self.skipped_parts} parts{skipped}"]
+        return lines + [f"  {record['source']}: {record['error']}" for record in self.first_errors]
+
+    def add(self, results: Sequence[dict]) -> None:
+        self.parts += 1
+        for record in results:
+            if "error" in record:
+                self.errors += 1
+                if len(self.first_errors) < 5:
+                    self.first_errors.append(record)
+            else:
+                self.documents += 1
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[str]:
+    """The input files named by ``inputs`` (paths, globs, ``-``), in the order given, globs sorted."""
+    paths: list[str] = []
+    for item in inputs:
+        if item == "-" or not glob.has_magic(item):
+            if item != "-" and not Path(item).is_file():
+                raise InvalidInputError(f"{item}: no such file")
+            paths.append(item)
+            continue
+        matched = sorted(glob.glob(item))
+        if not matched:
+            raise InvalidInputError(f"{item}: no file matches this pattern")
+        paths.extend(matched)
+    if not paths:
+        raise InvalidInputError("no input given")
+    return paths
+
+
+def _open(path: str):
+    if path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def partitions(paths: Sequence[str], size: int = PARTITION_SIZE) -> Iterator[Partition]:
+    """The non-blank records of each input, ``size`` at a time, read lazily."""
+    if size < 1:
+        raise InvalidInputError(f"partition size must be >= 1; got {size}")
+    for source, path in enumerate(paths):
+        handle = _open(path)
+        try:
+            chunk: list[tuple[int, str]] = []
+            index = 0
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                chunk.append((number, line))
+                if len(chunk) == size:
+                    yield Partition(source, index, path, tuple(chunk))
+                    chunk, index = [], index + 1
+            if chunk:
+                yield Partition(source, index, path, tuple(chunk))
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"{path}: cannot be read ({exc})") from exc
+        finally:
+            if handle is not sys.stdin and path != "-":
+                handle.close()
+
+
+def parse_record(line: str) -> tuple[object, list[str]]:
+    """``(id or None, units)`` of one JSONL line; raises InvalidInputError with a one-line reason."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"not valid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise InvalidInputError("expected a JSON object")
+    key = next((k for k in _UNIT_KEYS if k in record), None)
+    units = record.get(key) if key else None
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        raise InvalidInputError("expected an object with a list of strings under 'paragraphs'")
+    if not units:
+        raise InvalidInputError("the document has no units")
+    return record.get("id"), units
+
+
+# --- the per-partition work, the same under every engine ---------------------------------------------
+
+
+def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
+    """One result per record of ``partition``, in order: the order found, or an error record.
+
+    The units of every good record are embedded in one call (each distinct unit once).
+    """
+    parsed: list[tuple[int, object, list[str] | None, str | None]] = []
+    for number, line in partition.records:
+        try:
+            record_id, units = parse_record(line)
+            parsed.append((number, record_id, units, None))
+        except InvalidInputError as exc:
+            parsed.append((number, None, None, str(exc)))
+    everything = list(dict.fromkeys(u for _, _, units, _ in parsed if units for u in units))
+    rows = {}
+    if everything:
+        embedded = reorderer.embed(everything)
+        rows = {unit: k for k, unit in enumerate(everything)}
+    signature = reorderer.signature()
+    results = []
+    for number, record_id, units, error in parsed:
+        if error is not None:
+            results.append({"id": number, "source": partition.path, "line": number,
+                            "error": f"line {number}: {error}"})
+            continue
+        solution = reorderer.solve(units, embeddings=embedded[[rows[u] for u in units]])
+        results.append({"id": number if record_id is None else record_id, "permutation": list(solution.order),
+                        "objective": float(solution.value), "optimal": bool(solution.optimal),
+                        "method": solution.method, "signature": signature})
+    return results
+
+
+# --- outputs -------------------------------------------------------------------------------------------
+
+
+def part_name(partition: Partition) -> str:
+    return f"part-{partition.key}.jsonl"
+
+
+def write_part(directory: str | os.PathLike[str], partition: Partition, results: Sequence[dict]) -> dict:
+    """Write one partition's results atomically; returns its manifest entry."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results).encode("utf-8")
+    path = Path(directory) / part_name(partition)
+    write_atomically(path, data)
+    errors = sum("error" in r for r in results)
+    return {"file": path.name, "source": partition.path, "first_line": partition.records[0][0],
+            "records": len(results), "errors": errors, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+class Manifest:
+    """``manifest.json`` of an output directory: the run's settings and the parts complete so far."""
+
+    def __init__(self, directory: str | os.PathLike[str], settings: dict) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / MANIFEST
+        self.settings = settings
+        self.parts: dict[str, dict] = {}
+        if self.path.is_file():
+            try:
+                saved = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InvalidInputError(f"{self.path}: unreadable manifest ({exc}); use a new --output-dir") from exc
+            if saved.get("settings") != settings:
+                raise InvalidInputError(
+                    f"{self.directory} holds the results of another run ({saved.get('settings')}); "
+                    "use a new --output-dir or the same inputs and options")
+            self.parts = {key: entry for key, entry in saved.get("parts", {}).items() if self._intact(entry)}
+
+    def _intact(self, entry: dict) -> bool:
+        path = self.directory / entry.get("file", "")
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.get("sha256")
+
+    def complete(self, partition: Partition) -> bool:
+        return partition.key in self.parts
+
+    def record(self, partition: Partition, entry: dict) -> None:
+        self.parts[partition.key] = entry
+        self.save()
+
+    def save(self, summary: BatchSummary | None = None) -> None:
+        counts = {"records": sum(e["records"] for e in self.parts.values()),
+                  "errors": sum(e["errors"] for e in self.parts.values())}
+        payload = {"settings": self.settings, "counts": counts, "parts": dict(sorted(self.parts.items()))}
+        if summary is not None:
+            payload["complete"] = True
+        write_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+
+
