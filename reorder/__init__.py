@@ -10,7 +10,8 @@ The public API, stage by stage (the modules named hold the details)::
     r.assess_text(text)                  # an Assessment: is this order coherent, where does it break
 
 - texts and units: :func:`split`, :class:`Document`, :func:`detect_roles` (:mod:`reorder.document`)
-- embeddings: :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder` (:mod:`reorder.embedding`)
+- embeddings: :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder`, :class:`HashingEmbedder`
+  (a model-free stand-in) (:mod:`reorder.embedding`)
 - scores: :class:`CoherenceModel`, :class:`SimilarityScorer`, :class:`PairwiseScores` (:mod:`reorder.coherence`)
 - the objective and its search: :class:`Objective`, :func:`objective_from_scores`, :func:`solve`,
   :func:`k_best`, :class:`Constraints`, :class:`Solution` (:mod:`reorder.objective`, :mod:`reorder.search`)
@@ -30,7 +31,7 @@ from .assessment import Assessment, Transition
 from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
 from .corpus import CorpusDocument, read_corpora, read_corpus, write_jsonl
 from .document import Document, detect_roles, split
-from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, default_cache_path
+from .embedding import CachedEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder, default_cache_path
 from .errors import InvalidInputError, ModelError, NotFittedError, ReorderError
 from .evaluation import Evaluation, evaluate, shuffle_for, write_results
 from .explanation import Explanation
@@ -62,6 +63,7 @@ __all__ = [
     "Embedder",
     "Evaluation",
     "Explanation",
+    "HashingEmbedder",
     "InvalidInputError",
     "ModelError",
     "NotFittedError",

@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -295,6 +297,36 @@ class CachedEmbedder:
 
     def close(self) -> None:
         self._db.close()
+
+
+_HASHED_WORD = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension.
+
+    Vectors are float32 and L2-normalised; a text without words gets a one-hot vector from the hash
+    of its whole text, so no vector is zero. Same text, same vector, on every machine and run, with
+    no model and no torch: a stand-in for tests and for trying a pipeline, with no sense of meaning.
+    """
+
+    def __init__(self, dimension: int = 384, name: str | None = None) -> None:
+        self.dimension = dimension
+        self.name = name or f"hashing-{dimension}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _HASHED_WORD.findall(text.lower()):
+                h = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+                out[row, h % self.dimension] += 1.0 if (h >> 20) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.dimension] = 1.0
+            else:
+                out[row] /= norm
+        return out
 
 
 def default_cache_path() -> Path:

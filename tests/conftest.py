@@ -10,9 +10,7 @@ short stories in ``tests/data/stories.jsonl``, the same on every machine). Tests
 from __future__ import annotations
 
 import json
-import re
 import warnings
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from reorder import CoherenceModel
+from reorder import CoherenceModel, HashingEmbedder
 from reorder.embedding import embed_unique
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +26,6 @@ SEED_TEXT = REPO / "seeds" / "russia-syria-withdrawal-2016.txt"
 CORPORA = REPO.parent / "shared" / "corpora"
 STORIES = REPO / "tests" / "data" / "stories.jsonl"
 
-_WORD = re.compile(r"\w+")
 
 
 BUDGET_ARTICLE = (
@@ -55,32 +52,6 @@ STORM_UNITS = [
     "Schools will reopen on Monday.",
 ]
 """Five paragraphs of a short story in their natural order, shared by the model tests."""
-
-
-class HashingEmbedder:
-    """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension.
-
-    Vectors are float32 and L2-normalised; a text without words gets a one-hot vector from the hash
-    of its whole text, so no vector is zero. Same text, same vector, on every machine and run.
-    """
-
-    def __init__(self, dimension: int = 384, name: str | None = None) -> None:
-        self.dimension = dimension
-        self.name = name or f"test-hashing-{dimension}"
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                h = zlib.crc32(word.encode("utf-8", "surrogatepass"))
-                out[row, h % self.dimension] += 1.0 if (h >> 20) & 1 else -1.0
-            norm = np.linalg.norm(out[row])
-            if norm == 0:
-                out[row, zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.dimension] = 1.0
-            else:
-                out[row] /= norm
-        return out
 
 
 class CountingEmbedder:
@@ -132,7 +103,7 @@ def _private_embedding_cache(_test_cache_dir, monkeypatch):
 @pytest.fixture(scope="session")
 def stand_in() -> HashingEmbedder:
     """The deterministic stand-in embedder (name ``test-hashing-384``)."""
-    return HashingEmbedder()
+    return HashingEmbedder(name="test-hashing-384")
 
 
 @pytest.fixture(scope="session")

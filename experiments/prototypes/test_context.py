@@ -9,17 +9,14 @@ small coherence model are defined here, not taken from ``tests/``.
 
 from __future__ import annotations
 
-import re
 import warnings
-import zlib
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
 from context_model import BlendedScorer, ContextModel, _build_net, _export, _tensors
 from sklearn.exceptions import ConvergenceWarning
 
-from reorder import CoherenceModel, InvalidInputError, NotFittedError
+from reorder import CoherenceModel, HashingEmbedder, InvalidInputError, NotFittedError
 from reorder.embedding import embed_unique
 from reorder.features import PAIR_DIM, UNIT_DIM, lexicon, pair_cues, unit_cues
 
@@ -31,32 +28,6 @@ UNITS = [
     "Schools will reopen on Monday.",
 ]
 """Five paragraphs of a short story in their natural order."""
-
-_WORD = re.compile(r"\w+")
-
-
-class HashingEmbedder:
-    """Deterministic bag-of-words embedder: each word hashed (CRC-32) into one signed dimension;
-    float32, L2-normalised, no torch."""
-
-    def __init__(self, dimension: int = 384) -> None:
-        self.dimension = dimension
-        self.name = f"test-hashing-{dimension}"
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower()):
-                h = zlib.crc32(word.encode("utf-8", "surrogatepass"))
-                out[row, h % self.dimension] += 1.0 if (h >> 20) & 1 else -1.0
-            norm = np.linalg.norm(out[row])
-            if norm == 0:
-                out[row, zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.dimension] = 1.0
-            else:
-                out[row] /= norm
-        return out
-
 
 @pytest.fixture(scope="module")
 def stand_in() -> HashingEmbedder:
