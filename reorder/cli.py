@@ -57,6 +57,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     else:
         level = logging.INFO if verbose == 1 else logging.DEBUG if verbose > 1 else logging.WARNING
     logging.basicConfig(level=level, format="reorder: %(message)s", stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:  # also for libraries that set their own loggers' levels
+        handler.setLevel(level)
     logging.getLogger("reorder").setLevel(level)
     if not verbose:
         for noisy in ("sentence_transformers", "transformers", "huggingface_hub", "torch"):

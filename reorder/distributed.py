@@ -13,6 +13,7 @@ By default the cluster is a ``LocalCluster`` of ``workers`` single-threaded work
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 
 from .errors import InvalidInputError
@@ -76,6 +77,12 @@ def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, sche
     distributed = _distributed()
     if workers < 1:
         raise InvalidInputError(f"workers must be >= 1; got {workers}")
+    chatter = logging.getLogger("distributed")
+    level = chatter.level
+    if not logging.getLogger("reorder").isEnabledFor(logging.INFO):
+        # the cluster's start-up chatter and its shutdown races (a comm closed mid-send) are not the
+        # user's business; real failures come back as the tasks' exceptions
+        chatter.setLevel(logging.CRITICAL)
     cluster = None if scheduler else local_cluster(workers)
     client = distributed.Client(scheduler or cluster)
     try:
@@ -99,3 +106,4 @@ def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, sche
         client.close()
         if cluster is not None:
             cluster.close()
+        chatter.setLevel(level)

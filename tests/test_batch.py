@@ -162,3 +162,13 @@ def test_dask_worker_processes_with_the_real_model_agree_with_one_process(tmp_pa
     assert [(r["id"], r["permutation"], r["signature"]) for r in dask] == \
         [(r["id"], r["permutation"], r["signature"]) for r in local]
     assert [r["objective"] for r in dask] == pytest.approx([r["objective"] for r in local], rel=1e-5, abs=1e-5)
+
+
+def test_the_dask_engine_without_dask_says_how_to_get_it(cli, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask.distributed were not installed
+    corpus = _write(tmp_path / "docs.jsonl", GOOD[:2])
+    result = cli("batch", corpus, "--engine", "dask", "-q")
+    assert result.exit_code == 1
+    assert 'pip install "reorder[dask]"' in result.stderr and "Traceback" not in result.stderr
