@@ -67,7 +67,7 @@ def local_cluster(workers: int):
     processes of one thread each (torch's own threads do the parallel work inside a process)."""
     distributed = _distributed()
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=None)
+                                    dashboard_address=":0")
 
 
 def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, scheduler: str | None = None,

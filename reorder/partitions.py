@@ -6,8 +6,8 @@ work of every engine (:mod:`reorder.batch` locally, :mod:`reorder.distributed` o
 :func:`order_partition` embeds the units of all its documents in one call (batched across documents,
 each distinct unit once) and orders each document; a bad record becomes an error record (its source,
 line number and a one-line reason) and the partition goes on. :func:`write_part` writes one
-partition's results atomically and :class:`Manifest` records the parts complete, so that a rerun
-skips them.
+partition's results atomically and :class:`Manifest` records the parts complete (with the digest of
+their input lines), so that a rerun skips them while their input is unchanged.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ class Partition:
     index: int
     path: str
     records: tuple[tuple[int, str], ...]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the partition's input lines: a part is complete only for the same input."""
+        return hashlib.sha256("".join(line for _, line in self.records).encode("utf-8", "surrogatepass")).hexdigest()
 
     @property
     def key(self) -> str:
@@ -199,7 +204,8 @@ def write_part(directory: str | os.PathLike[str], partition: Partition, results:
     write_atomically(path, data)
     errors = sum("error" in r for r in results)
     return {"file": path.name, "source": partition.path, "first_line": partition.records[0][0],
-            "records": len(results), "errors": errors, "sha256": hashlib.sha256(data).hexdigest()}
+            "records": len(results), "errors": errors, "sha256": hashlib.sha256(data).hexdigest(),
+            "input_sha256": partition.digest}
 
 
 class Manifest:
@@ -227,7 +233,9 @@ class Manifest:
         return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.get("sha256")
 
     def complete(self, partition: Partition) -> bool:
-        return partition.key in self.parts
+        """Whether the part of ``partition`` is written, intact, from the same input lines."""
+        entry = self.parts.get(partition.key)
+        return entry is not None and entry.get("input_sha256") == partition.digest
 
     def record(self, partition: Partition, entry: dict) -> None:
         self.parts[partition.key] = entry

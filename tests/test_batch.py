@@ -117,6 +117,13 @@ def test_output_dir_holds_parts_and_a_manifest_and_resumes_after_a_kill(cli, tmp
     assert manifest["complete"] and manifest["counts"] == {"records": 12, "errors": 0}
     # another run's options are refused rather than mixed into the same directory
     assert cli("batch", corpus, "--output-dir", out, "--partition-size", "4", "-q").exit_code == 1
+    # a part whose input lines changed since it was written is done again, the others are not
+    edited = [*GOOD[:5], {**GOOD[5], "id": "edited"}, *GOOD[6:]]
+    _write(corpus, edited)
+    calls.clear()
+    assert cli("batch", corpus, "--output-dir", out, "--partition-size", "5", "-q").exit_code == 0
+    assert calls == ["00000-000001"]
+    assert '"id": "edited"' in (out / "part-00000-000001.jsonl").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -126,7 +133,7 @@ def threaded_cluster(monkeypatch):
     import reorder.distributed
 
     monkeypatch.setattr(reorder.distributed, "local_cluster", lambda workers: distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None))
+        n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=":0"))
 
 
 def test_dask_engine_gives_the_local_engines_output(cli, tmp_path, threaded_cluster):
