@@ -322,7 +322,7 @@ class Assessment:
         What produced the numbers (model, weights, search, samples, seed), for reproduction.
     units, roles : tuple of str
         The text's units and their roles, when the assessment is of a text
-        (:meth:`reorder.Reorderer.assess_text`; unit indices are then the text's); empty otherwise.
+        (:meth:`reorder.Reorderer.assess_text`; unit indices are then the text's); None otherwise.
     """
 
     order: tuple[int, ...]
@@ -347,8 +347,8 @@ class Assessment:
     seed: int
     signature: str = ""
     best_z: float = 0.0
-    units: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
+    units: tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
 
     @property
     def weak_transitions(self) -> list[Transition]:
@@ -401,7 +401,7 @@ class Assessment:
             "weak": [t.position for t in self.weak_transitions],
             "signature": self.signature,
             **({"units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(self.units, self.roles))]}
-               if self.units else {}),
+               if self.units is not None else {}),
         }
 
 

@@ -10,6 +10,7 @@ partition and a manifest, skipping the parts a previous run completed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -97,17 +98,18 @@ def run_batch(
         settings = {"inputs": [os.path.abspath(p) if p != "-" else p for p in paths],
                     "partition_size": partition_size, "signature": summary.signature}
         manifest = Manifest(output_dir, settings)
-    todo = partitions(paths, partition_size)
-    if manifest is not None:
-        todo = _skip_complete(todo, manifest, summary)
+    seen: set[str] = set()
+    todo = _skip_complete(partitions(paths, partition_size), manifest, summary, seen)
     if engine == "dask":
         from .distributed import run_dask
 
-        done = run_dask(todo, params, workers=workers, scheduler=scheduler, output_dir=output_dir)
+        where = None if output_dir is None else os.path.abspath(output_dir)  # as the workers must see it
+        done = run_dask(todo, params, workers=workers, scheduler=scheduler, output_dir=where)
     else:
         done = run_local(todo, params, workers=workers, reorderer=reorderer if workers == 1 else None)
     target = None if manifest is not None else (sys.stdout if output in (None, "-") else open(output, "w",
                                                                                                  encoding="utf-8"))
+    finished = False
     try:
         for partition, results, *written in done:
             bad = next((k for k, r in enumerate(results) if "error" in r), None) if strict else None
@@ -125,17 +127,31 @@ def run_batch(
             summary.add(results)
             if progress is not None:
                 progress(len(results))
+        finished = True
     finally:
+        done.close()  # stops the engine (joblib's queue, the Dask cluster) and closes the inputs
+        todo.close()
         if target is not None and target is not sys.stdout:
             target.close()
-    if manifest is not None:
-        manifest.save(summary)
+        if manifest is not None:
+            if finished:
+                manifest.prune(seen)
+            manifest.save(summary if finished else None)
     return summary
 
 
-def _skip_complete(parts: Iterable[Partition], manifest: Manifest, summary: BatchSummary) -> Iterator[Partition]:
+def _skip_complete(parts: Iterator[Partition], manifest: Manifest | None, summary: BatchSummary,
+                   seen: set[str]) -> Iterator[Partition]:
+    """The partitions still to do (those whose part is not complete), noting every key in ``seen``."""
+    with contextlib.closing(parts):
+        yield from _pending(parts, manifest, summary, seen)
+
+
+def _pending(parts: Iterator[Partition], manifest: Manifest | None, summary: BatchSummary,
+             seen: set[str]) -> Iterator[Partition]:
     for partition in parts:
-        if manifest.complete(partition):
+        seen.add(partition.key)
+        if manifest is not None and manifest.complete(partition):
             summary.skipped_parts += 1
             entry = manifest.parts[partition.key]
             summary.documents += entry["records"] - entry["errors"]

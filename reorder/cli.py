@@ -285,14 +285,15 @@ def train(corpora, output, dev, dev_limit, limit, hidden, max_pairs, members, em
         return bars[-1].update
 
     try:
-        _, weights, rows = train_model(
+        _, weights, rows, tuned_on = train_model(
             corpora, output, dev=dev, dev_limit=dev_limit, limit=limit, embedder=embedder, cache=cache,
             hidden=hidden, max_pairs=max_pairs, members=members, seed=seed, progress=progress)
     finally:
         for bar in bars:
             bar.close()
     if rows:
-        click.echo(f"tuned on {os.path.basename(dev)}: {weights}, tau {max(r['tau'] for r in rows):.4f}", err=True)
+        click.echo(f"tuned on {os.path.basename(dev)} ({tuned_on} docs): {weights}, "
+                   f"tau {max(r['tau'] for r in rows):.4f}", err=True)
     click.echo(f"wrote {output}", err=True)
 
 

@@ -58,7 +58,7 @@ def _order_on_worker(partition: Partition, output_dir: str | None):
     from distributed import get_worker
 
     results = order_partition(get_worker().reorderer, partition)
-    entry = write_part(output_dir, partition, results) if output_dir is not None else None
+    entry = write_part(output_dir, partition, results, pending=True) if output_dir is not None else None
     return results, entry
 
 

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ PARTITION_SIZE = 200
 """Records per partition by default: large enough to batch the embedding well, small enough that a
 killed run loses little and a worker's memory stays small."""
 MANIFEST = "manifest.json"
+SAVE_EVERY_S = 5.0
+"""The manifest is rewritten at most this often while a run goes on (and at its end): a part done in
+the seconds before a kill is done again by the rerun, never taken as complete without its file."""
 _UNIT_KEYS = ("paragraphs", "units", "sentences")
 
 
@@ -49,7 +53,8 @@ class Partition:
     @property
     def digest(self) -> str:
         """SHA-256 of the partition's input lines: a part is complete only for the same input."""
-        return hashlib.sha256("".join(line for _, line in self.records).encode("utf-8", "surrogatepass")).hexdigest()
+        data = "".join(line for _, line in self.records).encode("utf-8", "surrogateescape")
+        return hashlib.sha256(data).hexdigest()
 
     @property
     def key(self) -> str:
@@ -91,8 +96,10 @@ class BatchSummary:
 def expand_inputs(inputs: Sequence[str]) -> list[str]:
     """The input files named by ``inputs`` (paths, globs, ``-``), in the order given, globs sorted."""
     paths: list[str] = []
+    if list(inputs).count("-") > 1:
+        raise InvalidInputError("'-' (stdin) can be given once")
     for item in inputs:
-        if item == "-" or not glob.has_magic(item):
+        if item == "-" or Path(item).is_file() or not glob.has_magic(item):
             if item != "-" and not Path(item).is_file():
                 raise InvalidInputError(f"{item}: no such file")
             paths.append(item)
@@ -107,11 +114,12 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
 
 
 def _open(path: str):
+    """The input as bytes (so that one undecodable line is one error record, not the end of the run)."""
     if path == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin
+        return getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))
     if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
 def partitions(paths: Sequence[str], size: int = PARTITION_SIZE) -> Iterator[Partition]:
@@ -123,7 +131,8 @@ def partitions(paths: Sequence[str], size: int = PARTITION_SIZE) -> Iterator[Par
         try:
             chunk: list[tuple[int, str]] = []
             index = 0
-            for number, line in enumerate(handle, 1):
+            for number, raw in enumerate(handle, 1):
+                line = raw.decode("utf-8", "surrogateescape")  # bad bytes are reported by parse_record
                 if not line.strip():
                     continue
                 chunk.append((number, line))
@@ -132,15 +141,18 @@ def partitions(paths: Sequence[str], size: int = PARTITION_SIZE) -> Iterator[Par
                     chunk, index = [], index + 1
             if chunk:
                 yield Partition(source, index, path, tuple(chunk))
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+        except (OSError, EOFError) as exc:
             raise InvalidInputError(f"{path}: cannot be read ({exc})") from exc
         finally:
-            if handle is not sys.stdin and path != "-":
+            if path != "-":  # stdin stays open: it is the caller's
                 handle.close()
 
 
 def parse_record(line: str) -> tuple[object, list[str]]:
-    """``(id or None, units)`` of one JSONL line; raises InvalidInputError with a one-line reason."""
+    """``(record, units)`` of one JSONL line; raises InvalidInputError with a one-line reason."""
+    bad = next((c for c in line if "\udc80" <= c <= "\udcff"), None)
+    if bad is not None:
+        raise InvalidInputError(f"not valid UTF-8 (byte 0x{ord(bad) - 0xdc00:02x})")
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -153,7 +165,7 @@ def parse_record(line: str) -> tuple[object, list[str]]:
         raise InvalidInputError("expected an object with a list of strings under 'paragraphs'")
     if not units:
         raise InvalidInputError("the document has no units")
-    return record.get("id"), units
+    return record, units
 
 
 # --- the per-partition work, the same under every engine ---------------------------------------------
@@ -167,10 +179,10 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     parsed: list[tuple[int, object, list[str] | None, str | None]] = []
     for number, line in partition.records:
         try:
-            record_id, units = parse_record(line)
-            parsed.append((number, record_id, units, None))
+            record, units = parse_record(line)
+            parsed.append((number, record.get("id", number), units, None))
         except InvalidInputError as exc:
-            parsed.append((number, None, None, str(exc)))
+            parsed.append((number, _id_of(line, number), None, str(exc)))
     everything = list(dict.fromkeys(u for _, _, units, _ in parsed if units for u in units))
     rows = {}
     if everything:
@@ -180,14 +192,23 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     results = []
     for number, record_id, units, error in parsed:
         if error is not None:
-            results.append({"id": number, "source": partition.path, "line": number,
-                            "error": f"line {number}: {error}"})
+            results.append({"id": record_id, "source": partition.path, "line": number,
+                            "error": f"line {number}: {error}", "signature": signature})
             continue
         solution = reorderer.solve(units, embeddings=embedded[[rows[u] for u in units]])
-        results.append({"id": number if record_id is None else record_id, "permutation": list(solution.order),
+        results.append({"id": record_id, "permutation": list(solution.order),
                         "objective": float(solution.value), "optimal": bool(solution.optimal),
                         "method": solution.method, "signature": signature})
     return results
+
+
+def _id_of(line: str, number: int):
+    """The id of a record that could not be ordered, when its line is a JSON object with one."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return number
+    return record.get("id", number) if isinstance(record, dict) else number
 
 
 # --- outputs -------------------------------------------------------------------------------------------
@@ -197,11 +218,14 @@ def part_name(partition: Partition) -> str:
     return f"part-{partition.key}.jsonl"
 
 
-def write_part(directory: str | os.PathLike[str], partition: Partition, results: Sequence[dict]) -> dict:
-    """Write one partition's results atomically; returns its manifest entry."""
+def write_part(directory: str | os.PathLike[str], partition: Partition, results: Sequence[dict], *,
+               pending: bool = False) -> dict:
+    """Write one partition's results atomically; returns its manifest entry. With ``pending`` the file
+    is ``.pending-<name>`` until :meth:`Manifest.record` gives it its name (a Dask worker writes its
+    part, and only the client, which keeps the manifest, says that it is complete)."""
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results).encode("utf-8")
     path = Path(directory) / part_name(partition)
-    write_atomically(path, data)
+    write_atomically(path.with_name(f".pending-{path.name}") if pending else path, data)
     errors = sum("error" in r for r in results)
     return {"file": path.name, "source": partition.path, "first_line": partition.records[0][0],
             "records": len(results), "errors": errors, "sha256": hashlib.sha256(data).hexdigest(),
@@ -217,6 +241,7 @@ class Manifest:
         self.path = self.directory / MANIFEST
         self.settings = settings
         self.parts: dict[str, dict] = {}
+        self._saved = float("-inf")
         if self.path.is_file():
             try:
                 saved = json.loads(self.path.read_text(encoding="utf-8"))
@@ -238,8 +263,20 @@ class Manifest:
         return entry is not None and entry.get("input_sha256") == partition.digest
 
     def record(self, partition: Partition, entry: dict) -> None:
+        """Take a part as complete (renaming a pending one); the manifest is saved every few seconds."""
+        pending = self.directory / f".pending-{entry['file']}"
+        if pending.exists():
+            os.replace(pending, self.directory / entry["file"])
         self.parts[partition.key] = entry
-        self.save()
+        if time.monotonic() - self._saved >= SAVE_EVERY_S:
+            self.save()
+
+    def prune(self, seen: set[str]) -> None:
+        """Forget (and delete) the parts of partitions the inputs no longer have, and pending files."""
+        for key in [k for k in self.parts if k not in seen]:
+            (self.directory / self.parts.pop(key)["file"]).unlink(missing_ok=True)
+        for pending in self.directory.glob(".pending-part-*"):
+            pending.unlink(missing_ok=True)
 
     def save(self, summary: BatchSummary | None = None) -> None:
         counts = {"records": sum(e["records"] for e in self.parts.values()),
@@ -248,5 +285,6 @@ class Manifest:
         if summary is not None:
             payload["complete"] = True
         write_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+        self._saved = time.monotonic()
 
 

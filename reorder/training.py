@@ -99,14 +99,14 @@ def train(
     members: int = 5,
     seed: int = 0,
     progress: Callable[[str, int | None], Callable[[int], object]] | None = None,
-) -> tuple[CoherenceModel, dict[str, float], list[dict]]:
+) -> tuple[CoherenceModel, dict[str, float], list[dict], int]:
     """What ``reorder train`` does: fit a model on ``corpora``, tune its weights on ``dev`` (its first
     ``dev_limit`` documents of at most 15 units), save it to ``output``.
 
     Embeddings go through the disk cache (``cache`` or :func:`~reorder.embedding.default_cache_path`).
     ``progress(stage, total)``, when given, returns the callback each stage reports to (``stage`` is
     "features" with the number of documents, or "tuning"). Returns the model, the tuned weights (the
-    defaults without ``dev``) and the tuning rows.
+    defaults without ``dev``), the tuning rows and the number of dev documents tuned on.
     """
     report = progress or (lambda stage, total: None)
     documents = read_corpora(corpora, limit=limit)
@@ -114,11 +114,11 @@ def train(
     training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
     model = fit_model(documents, embed, progress=report("features", len(documents)), training=training,
                       hidden=hidden, max_pairs_per_doc=max_pairs, n_members=members, random_state=seed)
-    weights, rows = dict(DEFAULT_WEIGHTS), []
+    weights, rows, dev_docs = dict(DEFAULT_WEIGHTS), [], []
     if dev:
         dev_docs = [d for d in read_corpus(dev) if len(d.units) <= 15][:dev_limit]
         weights, rows = tune_weights(model, dev_docs, embed, seed=seed, progress=report("tuning", None))
     model.save(output, extra={"objective": weights, "name": os.path.basename(os.path.normpath(output)),
                               "tuning": {"dev": os.path.basename(dev) if dev else None,
                                          "docs": dev_limit if dev else 0}})
-    return model, weights, rows
+    return model, weights, rows, len(dev_docs)

@@ -148,6 +148,14 @@ def test_dask_engine_gives_the_local_engines_output(cli, tmp_path, threaded_clus
                "--workers", "2", "-q").exit_code == 1
     parts = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("part-*.jsonl")))
     assert parts == local.stdout
+    # workers write pending parts; only those the client records as complete get their names
+    strict = tmp_path / "strict"
+    mixed = _write(tmp_path / "mixed.jsonl", [*GOOD[:3], BAD[0][0], *GOOD[3:9]])
+    assert cli("batch", mixed, "--output-dir", strict, "--partition-size", "3", "--engine", "dask",
+               "--workers", "2", "--strict", "-q").exit_code == 1
+    manifest = json.loads((strict / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["parts"]) == ["00000-000000"]
+    assert [p.name for p in strict.glob("part-*.jsonl")] == ["part-00000-000000.jsonl"]
 
 
 @pytest.mark.slow
@@ -179,3 +187,42 @@ def test_the_dask_engine_without_dask_says_how_to_get_it(cli, tmp_path, monkeypa
     result = cli("batch", corpus, "--engine", "dask", "-q")
     assert result.exit_code == 1
     assert 'pip install "reorder[dask]"' in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_line_of_invalid_utf8_is_one_error_record(cli, tmp_path):
+    corpus = tmp_path / "bytes.jsonl"
+    good = json.dumps(GOOD[0]).encode("utf-8")
+    corpus.write_bytes(good + b"\n" + b'{"paragraphs": ["caf\xe9"]}\n' + good + b"\n")
+    result = cli("batch", corpus, "-q")
+    assert result.exit_code == 1
+    out = _lines(result.stdout)
+    assert ["error" in r for r in out] == [False, True, False]
+    assert out[1]["line"] == 2 and "not valid UTF-8 (byte 0xe9)" in out[1]["error"]
+
+
+def test_a_shrunk_input_drops_the_parts_it_no_longer_has(cli, tmp_path):
+    corpus = _write(tmp_path / "docs.jsonl", GOOD[:6])
+    out = tmp_path / "out"
+    assert cli("batch", corpus, "--output-dir", out, "--partition-size", "2", "-q").exit_code == 0
+    _write(corpus, GOOD[:2])
+    assert cli("batch", corpus, "--output-dir", out, "--partition-size", "2", "-q").exit_code == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["parts"]) == ["00000-000000"] and manifest["counts"]["records"] == 2
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "part-00000-000000.jsonl"]
+
+
+def test_strict_with_an_output_dir_records_only_the_parts_before_the_bad_record(cli, tmp_path):
+    corpus = _write(tmp_path / "docs.jsonl", [*GOOD[:4], BAD[0][0], *GOOD[4:6]])
+    out = tmp_path / "out"
+    result = cli("batch", corpus, "--output-dir", out, "--partition-size", "2", "--strict", "-q")
+    assert result.exit_code == 1 and "line 5: not valid JSON" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["parts"]) == ["00000-000000", "00000-000001"] and "complete" not in manifest
+    assert sorted(p.name for p in out.glob("part-*.jsonl")) == ["part-00000-000000.jsonl", "part-00000-000001.jsonl"]
+
+
+def test_stdin_can_be_read_once_and_stays_open(cli, tmp_path):
+    text = "".join(json.dumps(d) + "\n" for d in GOOD[:3])
+    result = cli("batch", "-", "-q", input=text)
+    assert result.exit_code == 0 and [r["id"] for r in _lines(result.stdout)] == [d["id"] for d in GOOD[:3]]
+    assert cli("batch", "-", "-", "-q", input=text).exit_code == 1

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -25,6 +26,8 @@ import pytest
 from conftest import CORPORA, REPO, STORIES
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+# Subprocesses import this checkout's reorder, even where another one is installed (CI's bare clone).
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 _FENCE = re.compile(r"^## (?P<section>[^\n]+)$|^```(?P<lang>sh|bash|python)\n(?P<body>.*?)^```$", re.M | re.S)
 
 
@@ -80,7 +83,7 @@ def test_quick_start_main_job_prints_every_paragraph_of_the_seed_once(seed_text)
     from reorder import split
 
     main_job = _commands(_block("Quick start", "sh"))[1]
-    out = subprocess.run([sys.executable, "-m", "reorder", *shlex.split(main_job)[1:]], cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "reorder", *shlex.split(main_job)[1:]], cwd=REPO, env=ENV,
                          capture_output=True, text=True, check=True).stdout
     assert Counter(split(out).units) == Counter(split(seed_text).units)
 
@@ -128,7 +131,7 @@ def test_command_line_example_runs(command, cli, workspace, stand_in, monkeypatc
 @pytest.mark.parametrize("command", [c for c in CLI_COMMANDS if _parallel(c)])
 def test_command_line_example_with_workers_runs(command, workspace):
     args = shlex.split(command)
-    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:], "-q"], cwd=workspace,
+    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:], "-q"], cwd=workspace, env=ENV,
                                capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     if "--output-dir" in args:
@@ -164,7 +167,8 @@ def test_training_example_runs_on_a_few_documents(command, tmp_path):
     assert args[target].startswith("reorder/models/")
     args[target] = str(tmp_path / "model")
     args += ["--limit", "6", "--dev-limit", "4", "--members", "1", "--cache", str(tmp_path / "cache.sqlite"), "-q"]
-    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:]], cwd=REPO, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:]], cwd=REPO, env=ENV, capture_output=True,
+                               text=True)
     assert completed.returncode == 0, completed.stderr
     meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
     assert set(meta["objective"]) == {"follows", "precedes", "position"}
@@ -189,6 +193,6 @@ def test_reproduce_script_is_valid_bash():
 
 @pytest.mark.parametrize("script", _reproduce_scripts())
 def test_each_experiment_of_the_reproduction_answers_help(script):
-    completed = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, script, "--help"], cwd=REPO, env=ENV, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     assert "usage" in completed.stdout.lower()
