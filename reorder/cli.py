@@ -193,15 +193,14 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
               help=f"Comma-separated methods to compare in one run: {', '.join(EVALUATION_METHODS)}.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--per-document", is_flag=True, help="With --format json, include every document's scores.")
+@click.option("--with-title", is_flag=True, help="Add each record's title as a shuffled unit (see title_first).")
 @model_options
 @_fail_cleanly
-def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedder, method, time_limit, weights, seed,
-             cache, verbose, quiet):
-    """Shuffle each document of CORPUS (JSONL) with --seed, restore it, and report order metrics.
-
+def evaluate(corpus, limit, max_units, methods, fmt, per_document, with_title, model, embedder, method, time_limit,
+             weights, seed, cache, verbose, quiet):
+    """Shuffle each document of CORPUS (JSONL) with --seed, restore it, and report order metrics:
     Kendall tau, perfect-match ratio, positional, first/last-unit and pairwise accuracy, as macro
-    averages overall and per length bucket, with the signature of each method.
-    """
+    averages overall and per length bucket, with the signature of each method."""
     from tqdm import tqdm
 
     from .coherence import SIMILARITY
@@ -223,11 +222,11 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
         bar = tqdm(total=len(documents), desc=name, unit="doc", file=sys.stderr, disable=quiet or None)
         if name in BASELINES:
             result = evaluate_baseline(name, documents, seed=seed, max_units=max_units, progress=bar.update,
-                                       signature=baseline_signature(name, seed))
+                                       signature=baseline_signature(name, seed), with_title=with_title)
         else:
             reorderer = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed,
                                    cache, single_term_weights(name) or weights)
-            result = reorderer.evaluate(documents, max_units=max_units, progress=bar.update)
+            result = reorderer.evaluate(documents, max_units=max_units, progress=bar.update, with_title=with_title)
         bar.close()
         report = {"method": name, "corpus": os.path.basename(corpus), **result.to_dict()}
         if per_document:
@@ -243,8 +242,9 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, model, embedd
             click.echo(f"{report['method']:<11} {bucket:<7} {int(values['docs']):>5} "
                        + " ".join(f"{values[k]:>10.4f}" for k in keys))
     for report in reports:
+        titles = f" | title first {report['title_first']:.1%} of {report['titled']}" if "titled" in report else ""
         click.echo(f"# {report['method']}: {report['signature']} | proven optimal {report['proven_optimal']:.1%}"
-                   f" | {report['seconds']:.1f} s", err=True)
+                   f"{titles} | {report['seconds']:.1f} s", err=True)
 
 
 @main.command()

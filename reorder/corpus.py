@@ -13,18 +13,21 @@ from .errors import InvalidInputError
 
 @dataclass(frozen=True)
 class CorpusDocument:
-    """One document of a corpus: its id and its units in their gold (natural) order."""
+    """One document of a corpus: its id, its units in their gold (natural) order, and its headline
+    when the record has one (``title``, not among the units)."""
 
     id: str
     units: tuple[str, ...]
     source: str = ""
+    title: str | None = None
 
 
 def read_corpus(path: str | os.PathLike[str], *, limit: int | None = None) -> Iterator[CorpusDocument]:
     """Yield the documents of a JSONL corpus, streaming.
 
     Each line is an object with ``paragraphs`` (or ``units`` / ``sentences``): a list of strings in
-    their natural order, and optionally ``id`` and ``source``. Blank lines are skipped.
+    their natural order, and optionally ``id``, ``source`` and ``title`` (the headline). Blank lines
+    are skipped.
     """
     path = Path(path)
     if not path.is_file():
@@ -51,6 +54,7 @@ def read_corpus(path: str | os.PathLike[str], *, limit: int | None = None) -> It
                 id=str(record.get("id", f"{path.stem}-{number}")),
                 units=tuple(units),
                 source=str(record.get("source", "")),
+                title=record["title"] if isinstance(record.get("title"), str) and record["title"].strip() else None,
             )
             count += 1
 

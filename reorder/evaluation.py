@@ -70,12 +70,14 @@ class Evaluation:
         return out
 
     def to_dict(self) -> dict:
+        titled = [r["title_first"] for r in self.rows if "title_first" in r]
         return {
             "signature": self.signature,
             "overall": self.overall,
             "buckets": self.buckets,
             "proven_optimal": float(np.mean([r["optimal"] for r in self.rows])) if self.rows else float("nan"),
             "seconds": self.seconds,
+            **({"titled": len(titled), "title_first": float(np.mean(titled))} if titled else {}),
         }
 
 
@@ -88,6 +90,7 @@ def evaluate(
     max_units: int | None = None,
     progress: Callable[[int], object] | None = None,
     signature: str = "",
+    with_title: bool = False,
 ) -> Evaluation:
     """Evaluate an ordering function on gold documents.
 
@@ -101,18 +104,24 @@ def evaluate(
     seed : int
         Seed of the shuffles (and of the random baseline): the same seed gives the same inputs.
     min_units, max_units : int
-        Documents outside this length range are skipped.
+        Documents outside this length range are skipped (the title counts as a unit).
+    with_title : bool
+        Add each document's title (where it has one) as its first gold unit, shuffled with the rest:
+        how a scrambled page that still holds its headline is ordered. The rows then say whether the
+        title came first (``title_first``), and the signature ends with ``|with-title``.
     """
-    result = Evaluation(signature=signature)
+    result = Evaluation(signature=f"{signature}|with-title" if with_title else signature)
     start = time.perf_counter()
     for index, doc in enumerate(documents):
-        n = len(doc.units)
+        titled = with_title and doc.title is not None
+        units = (doc.title, *doc.units) if titled else doc.units
+        n = len(units)
         if progress is not None:
             progress(1)
         if n < min_units or (max_units is not None and n > max_units):
             continue
         perm = shuffle_for(seed, index, n)
-        shuffled = [doc.units[k] for k in perm]
+        shuffled = [units[k] for k in perm]
         if order_fn == "random":
             order, optimal = np.random.default_rng([seed, index, 1]).permutation(n), False
         elif order_fn == "input":
@@ -122,6 +131,8 @@ def evaluate(
         predicted = [int(perm[k]) for k in order]
         row = document_scores(predicted, list(range(n)))
         row.update(id=doc.id, n=n, bucket=bucket_name(n), optimal=bool(optimal), predicted=predicted)
+        if titled:
+            row["title_first"] = float(predicted[0] == 0)
         result.rows.append(row)
     result.seconds = time.perf_counter() - start
     return result

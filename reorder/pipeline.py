@@ -500,16 +500,18 @@ class Reorderer:
 
     # --- evaluation, training and persistence ----------------------------------------------------
     def evaluate(self, documents: Iterable[CorpusDocument], *, seed: int | None = None,
-                 max_units: int | None = None, progress: Callable[[int], object] | None = None) -> Evaluation:
-        """Shuffle each gold document (with ``seed``, default this Reorderer's), restore it, and score
-        the result (see :func:`reorder.evaluation.evaluate`); the evaluation carries this signature."""
+                 max_units: int | None = None, progress: Callable[[int], object] | None = None,
+                 with_title: bool = False) -> Evaluation:
+        """Shuffle each gold document (with ``seed``, default this Reorderer's; ``with_title``: its
+        title among its units), restore it, and score the result (see :func:`reorder.evaluation.evaluate`);
+        the evaluation carries this signature."""
 
         def order(units: Sequence[str]) -> tuple[list[int], bool]:
             solution = self.solve(units)
             return solution.order, solution.optimal
 
         return evaluate(order, documents, seed=self.seed if seed is None else seed, max_units=max_units,
-                        progress=progress, signature=self.signature())
+                        progress=progress, signature=self.signature(), with_title=with_title)
 
     def fit(self, documents: Iterable[Sequence[str]], **params) -> Reorderer:
         """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""

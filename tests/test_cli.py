@@ -409,3 +409,17 @@ def test_evaluate_applies_weights_to_the_full_objective_only(cli, tmp_path, monk
 def test_bad_weights_are_refused_with_the_option_named(cli, article, weights):
     result = cli("order", article, "--weights", weights)
     assert result.exit_code == 2 and "--weights" in result.stderr and "three numbers" in result.stderr
+
+
+def test_evaluate_with_title_adds_each_title_as_a_shuffled_unit(cli, tmp_path):
+    corpus = tmp_path / "titled.jsonl"
+    docs = [{"id": "t1", "title": "Council approves budget", "paragraphs": ["The council met.", "It voted.", "Done."]},
+            {"id": "t2", "paragraphs": ["No title here.", "Second part.", "Third part."]}]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    plain = json.loads(cli("evaluate", corpus, "--format", "json", "--per-document", "-q").stdout)
+    titled = json.loads(cli("evaluate", corpus, "--format", "json", "--per-document", "--with-title", "-q").stdout)
+    assert [d["n"] for d in plain["documents"]] == [3, 3]
+    assert [d["n"] for d in titled["documents"]] == [4, 3]  # the untitled document is evaluated as it is
+    assert titled["titled"] == 1 and titled["title_first"] in (0.0, 1.0) and "titled" not in plain
+    assert titled["title_first"] == float(titled["documents"][0]["predicted"][0] == 0)
+    assert titled["signature"].endswith("|with-title") and not plain["signature"].endswith("|with-title")
