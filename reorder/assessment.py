@@ -82,6 +82,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .coherence import PairwiseScores
+from .document import units_with_roles
 from .errors import InvalidInputError
 from .objective import Objective, objective_from_scores, order_values, random_mean, term_values, value_tolerance
 from .search import Solution, solve
@@ -400,8 +401,7 @@ class Assessment:
             "transitions": [t.to_dict() for t in self.transitions],
             "weak": [t.position for t in self.weak_transitions],
             "signature": self.signature,
-            **({"units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(self.units, self.roles))]}
-               if self.units is not None else {}),
+            **({"units": units_with_roles(self.units, self.roles)} if self.units is not None else {}),
         }
 
 

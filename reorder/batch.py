@@ -136,7 +136,7 @@ def run_batch(
         if manifest is not None:
             if finished:
                 manifest.prune(seen)
-            manifest.save(summary if finished else None)
+            manifest.save(complete=finished)
     return summary
 
 
@@ -144,18 +144,13 @@ def _skip_complete(parts: Iterator[Partition], manifest: Manifest | None, summar
                    seen: set[str]) -> Iterator[Partition]:
     """The partitions still to do (those whose part is not complete), noting every key in ``seen``."""
     with contextlib.closing(parts):
-        yield from _pending(parts, manifest, summary, seen)
-
-
-def _pending(parts: Iterator[Partition], manifest: Manifest | None, summary: BatchSummary,
-             seen: set[str]) -> Iterator[Partition]:
-    for partition in parts:
-        seen.add(partition.key)
-        if manifest is not None and manifest.complete(partition):
-            summary.skipped_parts += 1
-            entry = manifest.parts[partition.key]
-            summary.documents += entry["records"] - entry["errors"]
-            summary.errors += entry["errors"]
-            continue
-        yield partition
+        for partition in parts:
+            seen.add(partition.key)
+            if manifest is not None and manifest.complete(partition):
+                summary.skipped_parts += 1
+                entry = manifest.parts[partition.key]
+                summary.documents += entry["records"] - entry["errors"]
+                summary.errors += entry["errors"]
+                continue
+            yield partition
 

@@ -20,6 +20,7 @@ from ._version import __version__
 from .errors import ReorderError
 from .evaluation import METHODS as EVALUATION_METHODS
 from .files import read_text, write_atomically, write_output
+from .partitions import PARTITION_SIZE
 from .search import METHODS as SEARCH_METHODS
 from .search import Constraints
 
@@ -331,7 +332,6 @@ def _preview(text: str, width: int = 60) -> str:
 
 def _echo_extras(result) -> None:
     """Print order's extras on stderr, so that stdout stays the reordered text."""
-    units = result.units
     if result.alternatives:
         click.echo("alternatives (rank, objective, content units in order):", err=True)
         for item in result.alternatives:
@@ -341,11 +341,11 @@ def _echo_extras(result) -> None:
     if result.confidence is not None:
         click.echo("confidence (position, unit, share of the best orders that agree):", err=True)
         for k, (index, share) in enumerate(zip(result.content_order, result.confidence)):
-            click.echo(f"  {k:>3}  {index:>4}  {share:.2f}  {_preview(units[index])}", err=True)
+            click.echo(f"  {k:>3}  {index:>4}  {share:.2f}  {_preview(result.units[index])}", err=True)
     if result.explanations is not None:
         click.echo("explanations (why each unit follows the one before):", err=True)
         for item in result.explanations:
-            click.echo(f"  {item.source} -> {item.target}: {_preview(units[item.target])}", err=True)
+            click.echo(f"  {item.source} -> {item.target}: {_preview(result.units[item.target])}", err=True)
             for reason in item.reasons:
                 click.echo(f"      + {reason}", err=True)
             for reason in item.against:
@@ -420,7 +420,7 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (local, or the LocalCluster's); each loads the models once.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="With --engine dask: an existing cluster.")
-@click.option("--partition-size", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--partition-size", type=click.IntRange(min=1), default=PARTITION_SIZE, show_default=True,
               help="Records per partition: the unit of work, of embedding and of resuming.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record instead of writing an error record.")
 @model_options

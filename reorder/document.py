@@ -36,6 +36,7 @@ __all__ = [
     "split",
     "detect_roles",
     "arrange",
+    "units_with_roles",
 ]
 
 UNIT_KINDS = ("paragraph", "line", "sentence")
@@ -547,3 +548,8 @@ def arrange(
     for i, role in enumerate(roles):
         result.append(i if role == "furniture" else next(fill))
     return result
+
+
+def units_with_roles(units: Sequence[str], roles: Sequence[str]) -> list[dict]:
+    """The units of a text as the JSON outputs give them: ``{"index", "role", "text"}`` each."""
+    return [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(units, roles))]

@@ -12,6 +12,7 @@ their input lines), so that a rerun skips them while their input is unchanged.
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import hashlib
@@ -28,8 +29,8 @@ from .errors import InvalidInputError
 from .files import write_atomically
 from .pipeline import Reorderer
 
-__all__ = ["MANIFEST", "PARTITION_SIZE", "BatchSummary", "Manifest", "Partition", "expand_inputs", "order_partition",
-           "parse_record", "partitions", "write_part"]
+__all__ = ["MANIFEST", "PARTITION_SIZE", "BadRecord", "BatchSummary", "Manifest", "Partition", "expand_inputs",
+           "order_partition", "parse_record", "partitions", "write_part"]
 
 PARTITION_SIZE = 200
 """Records per partition by default: large enough to batch the embedding well, small enough that a
@@ -50,7 +51,7 @@ class Partition:
     path: str
     records: tuple[tuple[int, str], ...]
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """SHA-256 of the partition's input lines: a part is complete only for the same input."""
         data = "".join(line for _, line in self.records).encode("utf-8", "surrogateescape")
@@ -148,24 +149,34 @@ def partitions(paths: Sequence[str], size: int = PARTITION_SIZE) -> Iterator[Par
                 handle.close()
 
 
-def parse_record(line: str) -> tuple[object, list[str]]:
-    """``(record, units)`` of one JSONL line; raises InvalidInputError with a one-line reason."""
+class BadRecord(InvalidInputError):
+    """A record that cannot be ordered; ``record_id`` is its id (its line number when it has none)."""
+
+    def __init__(self, reason: str, record_id: object) -> None:
+        super().__init__(reason)
+        self.record_id = record_id
+
+
+def parse_record(line: str, number: int) -> tuple[object, list[str]]:
+    """``(id, units)`` of the JSONL record on line ``number`` (the id defaults to the line number);
+    raises :class:`BadRecord` with a one-line reason."""
     bad = next((c for c in line if "\udc80" <= c <= "\udcff"), None)
     if bad is not None:
-        raise InvalidInputError(f"not valid UTF-8 (byte 0x{ord(bad) - 0xdc00:02x})")
+        raise BadRecord(f"not valid UTF-8 (byte 0x{ord(bad) - 0xdc00:02x})", number)
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"not valid JSON ({exc.msg})") from exc
+        raise BadRecord(f"not valid JSON ({exc.msg})", number) from exc
     if not isinstance(record, dict):
-        raise InvalidInputError("expected a JSON object")
+        raise BadRecord("expected a JSON object", number)
+    record_id = record.get("id", number)
     key = next((k for k in _UNIT_KEYS if k in record), None)
     units = record.get(key) if key else None
     if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
-        raise InvalidInputError("expected an object with a list of strings under 'paragraphs'")
+        raise BadRecord("expected an object with a list of strings under 'paragraphs'", record_id)
     if not units:
-        raise InvalidInputError("the document has no units")
-    return record, units
+        raise BadRecord("the document has no units", record_id)
+    return record_id, units
 
 
 # --- the per-partition work, the same under every engine ---------------------------------------------
@@ -179,10 +190,10 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     parsed: list[tuple[int, object, list[str] | None, str | None]] = []
     for number, line in partition.records:
         try:
-            record, units = parse_record(line)
-            parsed.append((number, record.get("id", number), units, None))
-        except InvalidInputError as exc:
-            parsed.append((number, _id_of(line, number), None, str(exc)))
+            record_id, units = parse_record(line, number)
+            parsed.append((number, record_id, units, None))
+        except BadRecord as exc:
+            parsed.append((number, exc.record_id, None, str(exc)))
     everything = list(dict.fromkeys(u for _, _, units, _ in parsed if units for u in units))
     rows = {}
     if everything:
@@ -200,15 +211,6 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
                         "objective": float(solution.value), "optimal": bool(solution.optimal),
                         "method": solution.method, "signature": signature})
     return results
-
-
-def _id_of(line: str, number: int):
-    """The id of a record that could not be ordered, when its line is a JSON object with one."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return number
-    return record.get("id", number) if isinstance(record, dict) else number
 
 
 # --- outputs -------------------------------------------------------------------------------------------
@@ -278,11 +280,12 @@ class Manifest:
         for pending in self.directory.glob(".pending-part-*"):
             pending.unlink(missing_ok=True)
 
-    def save(self, summary: BatchSummary | None = None) -> None:
+    def save(self, *, complete: bool = False) -> None:
+        """Write the manifest atomically; ``complete`` marks a run that went through every partition."""
         counts = {"records": sum(e["records"] for e in self.parts.values()),
                   "errors": sum(e["errors"] for e in self.parts.values())}
         payload = {"settings": self.settings, "counts": counts, "parts": dict(sorted(self.parts.items()))}
-        if summary is not None:
+        if complete:
             payload["complete"] = True
         write_atomically(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
         self._saved = time.monotonic()

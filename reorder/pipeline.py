@@ -29,7 +29,7 @@ from .assessment import (
 )
 from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
 from .corpus import CorpusDocument
-from .document import FURNITURE_OPTIONS, UNIT_KINDS, Document, arrange, detect_roles, split
+from .document import FURNITURE_OPTIONS, UNIT_KINDS, Document, arrange, detect_roles, split, units_with_roles
 from .embedding import DEFAULT_MODEL as DEFAULT_EMBEDDER
 from .embedding import (
     MPNET_INSTALL,
@@ -128,7 +128,7 @@ class OrderResult:
         """The JSON form: permutation, units with their roles, objective, proof, signature and extras."""
         payload = {
             "permutation": self.permutation,
-            "units": [{"index": i, "role": r, "text": u} for i, (u, r) in enumerate(zip(self.units, self.roles))],
+            "units": units_with_roles(self.units, self.roles),
             "objective": self.value,
             "optimal": self.optimal,
             "bound": self.bound,
