@@ -13,6 +13,8 @@ The public API, stage by stage (the modules named hold the details)::
 - embeddings: :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder`, :class:`HashingEmbedder`
   (a model-free stand-in) (:mod:`reorder.embedding`)
 - scores: :class:`CoherenceModel`, :class:`SimilarityScorer`, :class:`PairwiseScores` (:mod:`reorder.coherence`)
+- headlines: :class:`HeadlineDetector`, :func:`load_headline_detector` (the shipped one),
+  :func:`fit_headline_detector` (:mod:`reorder.headline`)
 - the objective and its search: :class:`Objective`, :func:`objective_from_scores`, :func:`solve`,
   :func:`k_best`, :class:`Constraints`, :class:`Solution` (:mod:`reorder.objective`, :mod:`reorder.search`)
 - results: :class:`OrderResult`, :class:`Alternative`, :class:`Assessment`, :class:`Transition`,
@@ -35,6 +37,7 @@ from .embedding import CachedEmbedder, Embedder, HashingEmbedder, SentenceTransf
 from .errors import InvalidInputError, ModelError, NotFittedError, ReorderError
 from .evaluation import Evaluation, evaluate, shuffle_for, write_results
 from .explanation import Explanation
+from .headline import HeadlineDetector, fit_headline_detector, load_headline_detector
 from .metrics import (
     document_scores,
     first_accuracy,
@@ -64,6 +67,7 @@ __all__ = [
     "Evaluation",
     "Explanation",
     "HashingEmbedder",
+    "HeadlineDetector",
     "InvalidInputError",
     "ModelError",
     "NotFittedError",
@@ -82,10 +86,12 @@ __all__ = [
     "document_scores",
     "evaluate",
     "first_accuracy",
+    "fit_headline_detector",
     "fit_model",
     "k_best",
     "kendall_tau",
     "last_accuracy",
+    "load_headline_detector",
     "macro_average",
     "objective_from_scores",
     "pairwise_accuracy",

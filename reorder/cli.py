@@ -85,6 +85,7 @@ def model_options(func):
         click.option("--weights", default=None, metavar="F,P,POS", callback=_parse_weights,
                      help="Weights of the follows, precedes and position scores in the objective, e.g. "
                           "0,1,1. Default: the model's tuned weights (see the signature)."),
+        click.option("--all-content", is_flag=True, help="No roles: every unit is content (headline, furniture)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomised search."),
         click.option("--cache", type=click.Path(dir_okay=False), default=None,
                      help="SQLite file caching embeddings between runs."),
@@ -134,7 +135,6 @@ def main() -> None:
               help="What to reorder: blank-line separated paragraphs, lines, or sentences.")
 @click.option("--furniture", type=click.Choice(["keep", "drop", "end"]), default="keep", show_default=True,
               help="Page furniture (Share, Advertisement, captions) keeps its slots, is dropped, or goes last.")
-@click.option("--all-content", is_flag=True, help="No roles: every unit takes part in the ordering.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input and output.")
 @click.option("--first", "first_unit", type=click.IntRange(min=0), default=None, metavar="N",
               help="Pin unit N first. Units are numbered from 0 in the text's order, as in --format json's "
@@ -198,7 +198,7 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
 @model_options
 @_fail_cleanly
 def evaluate(corpus, limit, max_units, methods, fmt, per_document, with_title, model, embedder, method, time_limit,
-             weights, seed, cache, verbose, quiet):
+             weights, all_content, seed, cache, verbose, quiet):
     """Shuffle each document of CORPUS (JSONL) with --seed, restore it, and report order metrics:
     Kendall tau, perfect-match ratio, positional, first/last-unit and pairwise accuracy, as macro
     averages overall and per length bucket, with the signature of each method."""
@@ -226,7 +226,7 @@ def evaluate(corpus, limit, max_units, methods, fmt, per_document, with_title, m
                                        signature=baseline_signature(name, seed), with_title=with_title)
         else:
             reorderer = _reorderer(SIMILARITY if name == "similarity" else model, embedder, method, time_limit, seed,
-                                   cache, single_term_weights(name) or weights)
+                                   cache, single_term_weights(name) or weights, roles=not all_content)
             result = reorderer.evaluate(documents, max_units=max_units, progress=bar.update, with_title=with_title)
         bar.close()
         report = {"method": name, "corpus": os.path.basename(corpus), **result.to_dict()}
@@ -357,7 +357,6 @@ def _echo_extras(result) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--unit", type=click.Choice(["paragraph", "line", "sentence"]), default="paragraph", show_default=True,
               help="What to assess: blank-line separated paragraphs, lines, or sentences.")
-@click.option("--all-content", is_flag=True, help="No roles: every unit takes part (headings and furniture too).")
 @click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Random orders the given order is compared with (all orders when n! is no more).")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input.")
@@ -426,12 +425,13 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
 @model_options
 @_fail_cleanly
 def batch(inputs, output, output_dir, engine, workers, scheduler, partition_size, strict, model, embedder, method,
-          time_limit, weights, seed, cache, verbose, quiet):
+          time_limit, weights, all_content, seed, cache, verbose, quiet):
     """Order every document of JSONL INPUTs (files, globs, .gz, '-' for stdin); one JSON line each out.
 
     A record's units are under "paragraphs" (or "units"/"sentences"); a result holds its "id", the
-    "permutation", "objective", "optimal", "method" and "signature". A bad record becomes an error
-    record ("source", "line", "error") and the batch goes on, exiting with 1 (--strict: stop at it).
+    "permutation", "heading" (the headline's index, set first, or null), "objective", "optimal", "method"
+    and "signature". A bad record becomes an error record ("source", "line", "error") and the batch goes
+    on, exiting with 1 (--strict: stop at it).
     """
     from tqdm import tqdm
 
@@ -441,7 +441,7 @@ def batch(inputs, output, output_dir, engine, workers, scheduler, partition_size
     if output_dir is not None and output != "-":
         raise click.UsageError("give -o/--output or --output-dir, not both")
     params = {"model": model, "embedder": embedder, "method": method, "time_limit": time_limit, "seed": seed,
-              "cache": cache, "weights": weights}
+              "cache": cache, "weights": weights, "roles": not all_content}
     with tqdm(desc="ordering", unit="doc", file=sys.stderr, disable=quiet or None) as bar:
         summary = run_batch(inputs, params, output=output, output_dir=output_dir, engine=engine, workers=workers,
                             scheduler=scheduler, partition_size=partition_size, strict=strict, progress=bar.update)

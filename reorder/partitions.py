@@ -206,8 +206,10 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
             results.append({"id": record_id, "source": partition.path, "line": number,
                             "error": f"line {number}: {error}", "signature": signature})
             continue
-        solution = reorderer.solve(units, embeddings=embedded[[rows[u] for u in units]])
+        embeddings = embedded[[rows[u] for u in units]]
+        solution = reorderer.solve(units, embeddings=embeddings)
         results.append({"id": record_id, "permutation": list(solution.order),
+                        "heading": reorderer.find_headline(units, embeddings),
                         "objective": float(solution.value), "optimal": bool(solution.optimal),
                         "method": solution.method, "signature": signature})
     return results

@@ -43,6 +43,7 @@ from .embedding import (
 from .errors import InvalidInputError, ModelError
 from .evaluation import Evaluation, evaluate
 from .explanation import Explanation, explain, relabel_explanations
+from .headline import HeadlineDetector, load_headline_detector
 from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
 from .search import METHODS, Constraints, Solution, k_best, solve
 from .training import fit_model
@@ -179,7 +180,12 @@ class Reorderer:
     unit : {"paragraph", "line", "sentence"}
         How :meth:`reorder_text` splits a text.
     roles : bool
-        Detect headings and page furniture in :meth:`reorder_text` (False: every unit is content).
+        Recognise the headline, wherever it lies, and (in :meth:`reorder_text` and
+        :meth:`assess_text`) page furniture. The headline goes first and takes no part in ordering
+        the rest, in :meth:`order`, :meth:`solve`, :meth:`evaluate` and the text methods. False:
+        every unit is content.
+    headline : HeadlineDetector or None
+        The headline detector (None: the shipped one, see :mod:`reorder.headline`).
     furniture : {"keep", "drop", "end"}
         Furniture keeps its slots, is dropped, or goes to the end.
     cache : str, Path or None
@@ -198,6 +204,7 @@ class Reorderer:
         weights: dict[str, float] | None = None,
         unit: str = "paragraph",
         roles: bool = True,
+        headline: HeadlineDetector | None = None,
         furniture: str = "keep",
         cache: str | os.PathLike[str] | None = None,
         seed: int = 0,
@@ -209,6 +216,7 @@ class Reorderer:
         self.weights = weights
         self.unit = unit
         self.roles = roles
+        self.headline = headline
         self.furniture = furniture
         self.cache = cache
         self.seed = seed
@@ -294,6 +302,11 @@ class Reorderer:
         return self._embedder
 
     @property
+    def headline_(self) -> HeadlineDetector:
+        """The headline detector in use: ``headline``, else the shipped one."""
+        return self.headline if self.headline is not None else load_headline_detector()
+
+    @property
     def weights_(self) -> dict[str, float]:
         """The objective's weights: explicit ones, else the model's tuned ones, else 1 each."""
         if self.weights is not None:
@@ -315,10 +328,11 @@ class Reorderer:
             else str(self.model) if isinstance(self.model, (str, os.PathLike))
             else f"{type(self.model).__name__}(unsaved)"  # never the object's repr: it holds its address
         )
+        roles = self.headline_.meta.get("name", "headline-custom") if self.roles else "none"  # the detector's name
         return (
             f"reorder:{__version__}|model:{model}|embedder:{self.embedder_.name}"
             f"|weights:f{w['follows']:g}+p{w['precedes']:g}+pos{w['position']:g}"
-            f"|search:{self.method}-{self.time_limit:g}s|seed:{self.seed}"
+            f"|search:{self.method}-{self.time_limit:g}s|roles:{roles}|seed:{self.seed}"
         )
 
     # --- the core: one embedding and one scoring per list of units -----------------------------
@@ -357,16 +371,40 @@ class Reorderer:
         """The additive objective over orders of ``units`` (see :func:`reorder.objective.objective_from_scores`)."""
         return self._score(units, embeddings=embeddings).objective
 
-    def solve(
-        self,
-        units: Sequence[str],
-        constraints: Constraints | None = None,
-        *,
-        embeddings: np.ndarray | None = None,
-    ) -> Solution:
-        """Search for the best order of ``units``; the full :class:`~reorder.search.Solution`."""
+    def solve(self, units: Sequence[str], constraints: Constraints | None = None, *,
+              embeddings: np.ndarray | None = None) -> Solution:
+        """Search for the best order of ``units``; the full :class:`~reorder.search.Solution`.
+
+        With ``roles`` (the default), a unit recognised as the headline goes first and the search
+        orders the others: the solution's value, proof and bound are then those of their order.
+        """
         self._validate()
-        return self._search(self._score(units, embeddings=embeddings).objective, constraints)
+        units = _check_units(units)
+        if embeddings is None and self.roles and len(units) > 1:
+            embeddings = self.embed(units)
+        heading = self.find_headline(units, embeddings, constraints)
+        if heading is None:
+            return self._search(self._score(units, embeddings=embeddings).objective, constraints)
+        body = [k for k in range(len(units)) if k != heading]
+        local = None if constraints is None else constraints.restricted_to(body)
+        embeddings = np.asarray(embeddings)[body]
+        found = self._search(self._score([units[k] for k in body], embeddings=embeddings).objective, local)
+        return replace(found, order=[heading, *(body[k] for k in found.order)])
+
+    def find_headline(self, units: Sequence[str], embeddings: np.ndarray | None = None,
+                      constraints: Constraints | None = None) -> int | None:
+        """The index of the unit recognised as the headline (it goes first), or None: no ``roles``,
+        fewer than 2 units, no unit the detector takes for one, or ``constraints`` that name it or
+        put another unit first."""
+        units = _check_units(units)
+        if not self.roles or len(units) < 2:
+            return None
+        if embeddings is None:
+            embeddings = self.embed(units)
+        found = self.headline_.find(units, embeddings)
+        if constraints is not None and (constraints.first is not None or found in constraints.named):
+            return None
+        return found
 
     def order(self, units: Sequence[str], constraints: Constraints | None = None) -> list[int]:
         """The restored order as indices into ``units`` (a permutation of ``range(len(units))``)."""
@@ -380,12 +418,27 @@ class Reorderer:
         order = list(range(len(units))) if order is None else list(order)
         return float(self.objective(units).value(order))
 
-    def _split(self, text: str) -> tuple[Document, list[str], list[int]]:
-        """The text's document, each unit's role, and the indices of its content units."""
+    def _split(self, text: str, constraints: Constraints | None = None
+               ) -> tuple[Document, list[str], list[int], np.ndarray | None]:
+        """The text's document, each unit's role, the indices of its content units and their
+        embeddings (None for fewer than 2). Without a heading at the top, a content unit recognised
+        as the headline takes the heading role."""
         self._validate()
         document = split(text, self.unit)
         roles = detect_roles(document.units) if self.roles else ["content"] * len(document)
-        return document, roles, [i for i, role in enumerate(roles) if role == "content"]
+        content = [i for i, role in enumerate(roles) if role == "content"]
+        if len(content) < 2:
+            return document, roles, content, None
+        units = [document.units[i] for i in content]
+        embeddings = self.embed(units)
+        if "heading" not in roles:
+            local = None if constraints is None else constraints.restricted_to(content)
+            found = self.find_headline(units, embeddings, local)
+            if found is not None:
+                roles[content[found]] = "heading"
+                del content[found]
+                embeddings = np.delete(embeddings, found, axis=0)
+        return document, roles, content, embeddings
 
     def reorder_text(
         self,
@@ -402,9 +455,9 @@ class Reorderer:
         (``alternatives`` best orders, per-position ``confidence``, ``explain``-ed transitions) come
         from the same embeddings and scores as the order: each distinct unit is embedded once.
         """
-        document, roles, content = self._split(text)
+        document, roles, content, embeddings = self._split(text, constraints)
         local = None if constraints is None else constraints.restricted_to(content)
-        scored = self._score([document.units[i] for i in content], every_score=explain)
+        scored = self._score([document.units[i] for i in content], every_score=explain, embeddings=embeddings)
         solution = self._search(scored.objective, local)
         if not solution.optimal and len(content) > 1:  # e.g. beyond the exact solvers' range
             logger.warning("%d units: the order is the best the %s search found in %g s, not proven optimal",
@@ -462,8 +515,9 @@ class Reorderer:
     def assess_text(self, text: str, *, samples: int | None = None) -> Assessment:
         """Split ``text`` and assess the order its content units already have; unit indices in the
         result are those of the text's units, whose texts and roles it carries (``units``, ``roles``)."""
-        document, roles, content = self._split(text)
-        result = self.assess([document.units[i] for i in content], samples=samples).relabel(content)
+        document, roles, content, embeddings = self._split(text)
+        result = self.assess([document.units[i] for i in content], samples=samples,
+                             embeddings=embeddings).relabel(content)
         return replace(result, units=document.units, roles=tuple(roles))
 
     def alternatives(self, units: Sequence[str], k: int, constraints: Constraints | None = None, *,

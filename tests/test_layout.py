@@ -20,7 +20,7 @@ STAGES = [
     {"reorder.document", "reorder.corpus", "reorder.metrics", "reorder.files"},
     {"reorder.embedding"},
     {"reorder.features"},
-    {"reorder.coherence"},
+    {"reorder.coherence", "reorder.headline"},
     {"reorder.objective"},
     {"reorder.search"},  # and every module inside the package
     {"reorder.evaluation", "reorder.training", "reorder.assessment", "reorder.explanation"},

@@ -8,6 +8,8 @@
 - Library: executed as written, with the real model (slow).
 - Training: each command runs on the first few documents of the corpora it names, into a temporary
   directory instead of the shipped model's (slow, corpora).
+- Headlines: the detector's training command runs on the first few documents of each corpus, with
+  the faster MiniLM embeddings, into a temporary directory (slow, corpora).
 - Evaluation: ``reproduce.sh`` takes hours; its syntax is checked and every experiment it runs must
   answer ``--help`` (so each still imports and parses its options).
 """
@@ -60,7 +62,7 @@ def _commands(body: str) -> list[str]:
 
 def test_every_block_is_run_by_a_test_here():
     covered = {("Quick start", "sh"), ("Command line", "sh"), ("Library", "python"),
-               ("Training and reproducing the shipped models", "sh"), ("Evaluation", "sh")}
+               ("Training and reproducing the shipped models", "sh"), ("Headlines", "sh"), ("Evaluation", "sh")}
     assert {(section, lang) for section, lang, _ in BLOCKS} == covered
 
 
@@ -173,6 +175,25 @@ def test_training_example_runs_on_a_few_documents(command, tmp_path):
     meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
     assert set(meta["objective"]) == {"follows", "precedes", "position"}
     assert CORPORA.is_dir()
+
+
+# --- Headlines -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.corpora
+@pytest.mark.parametrize("command", _commands(_block("Headlines", "sh")))
+def test_headline_training_example_runs_on_a_few_documents(command, tmp_path):
+    from reorder import HeadlineDetector
+
+    args = shlex.split(command)
+    assert args[:2] == ["python", "experiments/train_headline.py"]
+    args += ["--limit", "20", "--sentences-limit", "5", "--embedder", "all-MiniLM-L6-v2",
+             "-o", str(tmp_path / "headline"), "--results", str(tmp_path / "results")]
+    completed = subprocess.run([sys.executable, *args[1:]], cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert HeadlineDetector.load(tmp_path / "headline").meta["name"] == "headline-v1"
+    assert "abc-dev titles found" in (tmp_path / "results.md").read_text(encoding="utf-8")
 
 
 # --- Evaluation ------------------------------------------------------------------------------------

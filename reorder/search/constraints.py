@@ -65,6 +65,12 @@ class Constraints:
         """True when nothing is constrained."""
         return self.first is None and self.last is None and not self.before and not self.groups
 
+    @property
+    def named(self) -> frozenset[int]:
+        """Every unit some constraint names."""
+        return frozenset({self.first, self.last, *(i for pair in self.before for i in pair),
+                          *(i for group in self.groups for i in group)} - {None})
+
     def restricted_to(self, units: Sequence[int]) -> Constraints:
         """The same constraints renumbered among ``units``: unit ``units[k]`` becomes index ``k``.
 
