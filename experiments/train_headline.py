@@ -9,7 +9,9 @@ with stage-1 logits cross-fitted (from a stage 1 that has not seen the document)
 
 Threshold (development file): the lowest at which at most ``--max-false`` of news-dev's documents
 (which have no headline) have a paragraph taken for one, chosen on news-dev's even-numbered
-records; the odd-numbered ones say how well that choice holds on documents it was not chosen on.
+records, and never below 0.5 (stage 2's own decision point: a lower one would trust the few
+even-numbered documents too far); the odd-numbered ones say how well the choice holds on documents
+it was not chosen on.
 
 Measured (not trained or tuned on): abc-dev with each record's title shuffled among its paragraphs,
 the share whose title is found, split into the rural news and the ABC Science records (from index

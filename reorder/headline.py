@@ -349,6 +349,7 @@ def _document_rows(documents: Sequence[tuple[str | None, Sequence[str]]], embed,
     return np.array(xs), np.array(ys), np.array(untitled, dtype=bool)
 
 
+
 def _fit_text(documents: Sequence[tuple[str | None, Sequence[str]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                                 float]:
     """Stage 1 (scikit-learn's logistic regression): standardisation, weights and bias."""

@@ -407,7 +407,8 @@ class Reorderer:
         return found
 
     def order(self, units: Sequence[str], constraints: Constraints | None = None) -> list[int]:
-        """The restored order as indices into ``units`` (a permutation of ``range(len(units))``)."""
+        """The restored order as indices into ``units`` (a permutation of ``range(len(units))``); a unit
+        recognised as the headline comes first (see ``roles``)."""
         return list(self.solve(units, constraints).order)
 
     def score(self, units: Sequence[str], order: Sequence[int] | None = None) -> float:

@@ -423,3 +423,21 @@ def test_evaluate_with_title_adds_each_title_as_a_shuffled_unit(cli, tmp_path):
     assert titled["titled"] == 1 and titled["title_first"] in (0.0, 1.0) and "titled" not in plain
     assert titled["title_first"] == float(titled["documents"][0]["predicted"][0] == 0)
     assert titled["signature"].endswith("|with-title") and not plain["signature"].endswith("|with-title")
+
+
+def test_all_content_is_an_option_of_every_scoring_command_and_batch_names_the_heading(cli, tmp_path):
+    corpus, docs = _batch_corpus(tmp_path)
+    on = [json.loads(line) for line in cli("batch", corpus, "-q").stdout.splitlines()]
+    off = [json.loads(line) for line in cli("batch", corpus, "--all-content", "-q").stdout.splitlines()]
+    for line, doc in zip(on, docs):
+        assert line["heading"] is None or line["permutation"][0] == line["heading"]
+        assert "|roles:headline-v1|" in line["signature"]
+    assert all(line["heading"] is None and "|roles:none|" in line["signature"] for line in off)
+    report = json.loads(cli("evaluate", corpus, "--format", "json", "--all-content", "-q").stdout)
+    assert "|roles:none|" in report["signature"]
+    text = tmp_path / "a.txt"
+    text.write_text("Budget approved\n\nThe council met.\n\nIt voted.\n", encoding="utf-8")
+    units = json.loads(cli("order", text, "--format", "json", "--all-content", "-q").stdout)["units"]
+    assert [u["role"] for u in units] == ["content"] * 3
+    scored = json.loads(cli("score", text, "--format", "json", "--all-content", "-q").stdout)
+    assert [u["role"] for u in scored["units"]] == ["content"] * 3

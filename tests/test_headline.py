@@ -186,17 +186,31 @@ def test_evaluate_with_titles_counts_the_headline_first(fast_reorderer):
 
 
 @pytest.mark.slow
-def test_the_seeds_headline_is_found_and_set_first_wherever_it_is_shuffled(real_reorderer, seed_text):
+def test_the_shipped_detector_finds_shuffled_headlines_and_takes_no_paragraph_for_one(real_reorderer):
+    rng = random.Random(0)
+    documents = list(read_corpus(STORIES))
+    found = false = 0
+    for doc in documents:
+        units = [doc.title, *doc.units]
+        rng.shuffle(units)
+        heading = real_reorderer.find_headline(units)
+        found += heading == units.index(doc.title)
+        if heading == units.index(doc.title):
+            assert real_reorderer.order(units)[0] == heading
+        false += real_reorderer.find_headline(list(doc.units)) is not None
+    assert found >= 40 and false == 0, (found, false)  # measured: 44 of 48 found, none false
+
+
+@pytest.mark.slow
+def test_the_seed_is_unchanged_and_its_headline_shuffled_in_still_comes_first(real_reorderer, seed_text):
     units = split(seed_text).units
     roles = detect_roles(units)
+    assert real_reorderer.reorder_text(seed_text).roles == roles  # the heading at the top, as before
     heading = units[roles.index("heading")]
     content = [u for u, role in zip(units, roles) if role == "content"]
-    assert real_reorderer.find_headline(content) is None  # the story's paragraphs hold no headline
+    assert real_reorderer.find_headline(content) is None  # none of its paragraphs is taken for one
     rng = random.Random(0)
     for _ in range(3):
         shuffled = [heading, *content]
         rng.shuffle(shuffled)
         assert shuffled[real_reorderer.order(shuffled)[0]] == heading
-    text = "\n\n".join(shuffled) + "\n"
-    result = real_reorderer.reorder_text(text)
-    assert result.roles[shuffled.index(heading)] == "heading" and result.text.startswith(heading)
