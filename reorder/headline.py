@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,30 @@ def _hashed(text: str) -> np.ndarray:
     return out / max(np.sqrt(len(words)), 1.0)
 
 
+def _recurring_words(units: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, the share of its content words found in some other unit, and the largest share
+    found in one other unit (a sparse unit-by-word product: linear in the words, not quadratic)."""
+    from scipy.sparse import csr_matrix
+
+    n = len(units)
+    vocabulary: dict[str, int] = {}
+    rows, cols = [], []
+    for i, unit in enumerate(units):
+        for word in {w.lower() for w in _words(unit) if len(w) > 2 and w.lower() not in STOPWORDS}:
+            rows.append(i)
+            cols.append(vocabulary.setdefault(word, len(vocabulary)))
+    if n < 2 or not vocabulary:
+        return np.zeros(n), np.zeros(n)
+    words = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocabulary)))
+    own = np.asarray(words.sum(axis=1)).ravel()
+    frequency = np.asarray(words.sum(axis=0)).ravel()  # how many units hold each word
+    shared = words @ (frequency >= 2).astype(np.float64)
+    overlap = (words @ words.T).toarray()
+    np.fill_diagonal(overlap, 0.0)
+    safe = np.maximum(own, 1.0)
+    return np.where(own > 0, shared / safe, 0.0), np.where(own > 0, overlap.max(axis=1) / safe, 0.0)
+
+
 def text_features(units: Sequence[str]) -> np.ndarray:
     """Stage 1: each unit's features as a headline candidate among ``units``, shape (n, SHAPE_DIM + HASH_DIM)."""
     units = _check(units)
@@ -136,13 +161,7 @@ def text_features(units: Sequence[str]) -> np.ndarray:
     shortest = (lengths == lengths.min()).astype(np.float64)
     strictly = np.array([float(n > 1 and lengths[i] < np.delete(lengths, i).min()) for i in range(n)])
     # A headline's words recur in the story (most of them in its lead); a stray line's need not.
-    words = [{w.lower() for w in _words(u) if len(w) > 2 and w.lower() not in STOPWORDS} for u in units]
-    elsewhere, in_one = np.zeros(n), np.zeros(n)
-    for i, own in enumerate(words):
-        if own and n > 1:
-            others = [words[j] for j in range(n) if j != i]
-            elsewhere[i] = len(own & set().union(*others)) / len(own)
-            in_one[i] = max(len(own & other) for other in others) / len(own)
+    elsewhere, in_one = _recurring_words(units)
     shape = np.column_stack([shape, relative, shortest, strictly, elsewhere, in_one])
     return np.hstack([shape, np.stack([_hashed(u) for u in units])])
 
@@ -197,12 +216,29 @@ class _Trees:
     learning_rate: float
 
     def raw(self, x: np.ndarray) -> float:
+        x = np.asarray(x, dtype=np.float32)  # as scikit-learn compares, so that ties split alike
         total = 0.0
         for node in self.roots:
             while self.left[node] >= 0:
                 node = self.left[node] if x[self.feature[node]] <= self.threshold[node] else self.right[node]
             total += self.value[node]
         return self.learning_rate * total
+
+    def check(self) -> None:
+        """Raise ValueError unless the arrays form trees: one length, children after their parent
+        and in range (so that :meth:`raw` ends), features among :data:`DOCUMENT_FEATURES`."""
+        size = len(self.feature)
+        if not all(len(a) == size for a in (self.threshold, self.left, self.right, self.value)):
+            raise ValueError("tree arrays of different lengths")
+        nodes = np.arange(size)
+        inner = self.left >= 0
+        for child in (self.left, self.right):
+            if np.any(inner & ((child <= nodes) | (child >= size))):
+                raise ValueError("a tree node points outside its tree")
+        if np.any(inner & ((self.feature < 0) | (self.feature >= len(DOCUMENT_FEATURES)))):
+            raise ValueError("a tree splits on an unknown feature")
+        if len(self.roots) == 0 or np.any((self.roots < 0) | (self.roots >= size)):
+            raise ValueError("tree roots out of range")
 
     @classmethod
     def from_sklearn(cls, model) -> _Trees:
@@ -292,9 +328,16 @@ class HeadlineDetector:
                 raise ModelError(f"{directory}: a headline model of another feature version; retrain it")
             trees = _Trees(a["tree_feature"], a["tree_threshold"], a["tree_left"], a["tree_right"], a["tree_value"],
                            a["tree_roots"], float(a["tree_learning_rate"][0]))
+            trees.check()
+            width = SHAPE_DIM + HASH_DIM
+            if not all(a[k].shape == (width,) for k in ("text_mean", "text_scale", "text_weights")):
+                raise ValueError(f"stage-1 arrays must have {width} entries")
             return cls(a["text_mean"], a["text_scale"], a["text_weights"], float(a["text_bias"][0]), trees,
                        float(a["threshold"][0]), meta)
-        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        except ModelError:
+            raise
+        except (OSError, KeyError, ValueError, IndexError, TypeError, AttributeError, EOFError,
+                zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ModelError(f"{directory}: not a readable headline model ({exc})") from exc
 
 

@@ -373,13 +373,13 @@ class Reorderer:
 
     def solve(self, units: Sequence[str], constraints: Constraints | None = None, *,
               embeddings: np.ndarray | None = None) -> Solution:
-        """Search for the best order of ``units``; the full :class:`~reorder.search.Solution`.
-
-        With ``roles`` (the default), a unit recognised as the headline goes first and the search
-        orders the others: the solution's value, proof and bound are then those of their order.
-        """
+        """The best order of ``units`` found: a :class:`~reorder.search.Solution`. With ``roles``, a
+        recognised headline goes first and the search orders the rest (value, proof, bound are theirs);
+        score, assess, alternatives, confidence and explain on unit lists treat every unit as content."""
         self._validate()
         units = _check_units(units)
+        if constraints is not None:
+            constraints.check(len(units))
         if embeddings is None and self.roles and len(units) > 1:
             embeddings = self.embed(units)
         heading = self.find_headline(units, embeddings, constraints)
@@ -422,8 +422,8 @@ class Reorderer:
     def _split(self, text: str, constraints: Constraints | None = None
                ) -> tuple[Document, list[str], list[int], np.ndarray | None]:
         """The text's document, each unit's role, the indices of its content units and their
-        embeddings (None for fewer than 2). Without a heading at the top, a content unit recognised
-        as the headline takes the heading role."""
+        embeddings (None for fewer than 2). When detect_roles gives no heading, a content unit
+        recognised as the headline takes the heading role."""
         self._validate()
         document = split(text, self.unit)
         roles = detect_roles(document.units) if self.roles else ["content"] * len(document)

@@ -429,7 +429,8 @@ def test_all_content_is_an_option_of_every_scoring_command_and_batch_names_the_h
     corpus, docs = _batch_corpus(tmp_path)
     on = [json.loads(line) for line in cli("batch", corpus, "-q").stdout.splitlines()]
     off = [json.loads(line) for line in cli("batch", corpus, "--all-content", "-q").stdout.splitlines()]
-    for line, doc in zip(on, docs):
+    assert len(on) == len(docs)
+    for line in on:
         assert line["heading"] is None or line["permutation"][0] == line["heading"]
         assert "|roles:headline-v1|" in line["signature"]
     assert all(line["heading"] is None and "|roles:none|" in line["signature"] for line in off)

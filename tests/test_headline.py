@@ -90,6 +90,36 @@ def test_a_broken_model_is_refused_with_a_clear_error(tmp_path):
         HeadlineDetector.load(tmp_path)
 
 
+def test_a_truncated_or_inconsistent_model_is_refused_with_a_clear_error(small_detector, tmp_path):
+    directory = small_detector.save(tmp_path / "truncated")
+    data = (directory / "headline.npz").read_bytes()
+    (directory / "headline.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="not a readable headline model"):
+        HeadlineDetector.load(directory)
+    directory = small_detector.save(tmp_path / "looping")
+    with np.load(directory / "headline.npz", allow_pickle=False) as saved:
+        arrays = {k: saved[k] for k in saved.files}
+    arrays["tree_left"][arrays["tree_left"] >= 0] = 0  # a child that points back to the root
+    np.savez_compressed(directory / "headline.npz", **arrays)
+    with pytest.raises(ModelError, match="points outside its tree"):
+        HeadlineDetector.load(directory)
+
+
+def test_exported_trees_decide_as_scikit_learn_on_new_rows():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from reorder.headline import DOCUMENT_FEATURES, _Trees
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(DOCUMENT_FEATURES)))
+    y = (x[:, 0] + x[:, 3] * x[:, 6] > 0).astype(float)
+    forest = GradientBoostingClassifier(n_estimators=30, max_depth=3, init="zero", random_state=0).fit(x, y)
+    trees = _Trees.from_sklearn(forest)
+    trees.check()
+    new = rng.normal(size=(200, len(DOCUMENT_FEATURES)))
+    assert np.allclose([trees.raw(row) for row in new], forest.decision_function(new), atol=1e-9)
+
+
 def test_the_shipped_detector_loads():
     detector = load_headline_detector()
     assert detector.meta["name"] == "headline-v1" and 0.5 <= detector.threshold <= 1.0
@@ -214,3 +244,27 @@ def test_the_seed_is_unchanged_and_its_headline_shuffled_in_still_comes_first(re
         shuffled = [heading, *content]
         rng.shuffle(shuffled)
         assert shuffled[real_reorderer.order(shuffled)[0]] == heading
+
+
+def test_batch_records_name_the_heading_and_set_it_first(cli, tmp_path, monkeypatch):
+    import reorder.pipeline
+
+    monkeypatch.setattr(reorder.pipeline, "load_headline_detector", FixedHeadline)
+    corpus = tmp_path / "pages.jsonl"
+    records = [{"id": "with", "paragraphs": [STORM_UNITS[1], HEADLINE, STORM_UNITS[0], STORM_UNITS[2]]},
+               {"id": "without", "paragraphs": STORM_UNITS[:3]}]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    lines = [json.loads(line) for line in cli("batch", corpus, "-q").stdout.splitlines()]
+    assert [line["heading"] for line in lines] == [1, None]
+    assert lines[0]["permutation"][0] == 1 and sorted(lines[0]["permutation"]) == [0, 1, 2, 3]
+    assert "|roles:fixed|" in lines[0]["signature"]
+
+
+def test_reorder_text_with_constraints_and_a_headline_in_the_middle(fast_reorderer):
+    paragraphs = [STORM_UNITS[1], STORM_UNITS[0], HEADLINE, STORM_UNITS[2], STORM_UNITS[3]]
+    text = "\n\n".join(paragraphs) + "\n"
+    result = fast_reorderer(headline=FixedHeadline()).reorder_text(text, Constraints(last=1, before=((3, 4),)))
+    assert result.roles[2] == "heading" and result.permutation[0] == 2 and result.permutation[-1] == 1
+    assert result.permutation.index(3) < result.permutation.index(4)
+    pinned = fast_reorderer(headline=FixedHeadline()).reorder_text(text, Constraints(last=2))
+    assert pinned.roles[2] == "content" and pinned.permutation[-1] == 2  # the constraint wins
