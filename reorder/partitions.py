@@ -206,10 +206,8 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
             results.append({"id": record_id, "source": partition.path, "line": number,
                             "error": f"line {number}: {error}", "signature": signature})
             continue
-        embeddings = embedded[[rows[u] for u in units]]
-        solution = reorderer.solve(units, embeddings=embeddings)
-        results.append({"id": record_id, "permutation": list(solution.order),
-                        "heading": reorderer.find_headline(units, embeddings),
+        solution, heading = reorderer._solve(units, None, embedded[[rows[u] for u in units]])
+        results.append({"id": record_id, "permutation": list(solution.order), "heading": heading,
                         "objective": float(solution.value), "optimal": bool(solution.optimal),
                         "method": solution.method, "signature": signature})
     return results

@@ -60,10 +60,8 @@ FALLBACK_MODEL_DIR = MODELS_DIR / "news-minilm"
 
 @dataclass(frozen=True)
 class Alternative:
-    """One of the best distinct orders of a text's content units (see :func:`reorder.search.k_best`).
-
-    ``content_order`` and ``permutation`` are unit indices of the text, as in :class:`OrderResult`.
-    """
+    """One of the best distinct orders of a text's content units (see :func:`reorder.search.k_best`);
+    ``content_order`` and ``permutation`` are unit indices of the text, as in :class:`OrderResult`."""
 
     rank: int
     content_order: list[int]
@@ -376,6 +374,10 @@ class Reorderer:
         """The best order of ``units`` found: a :class:`~reorder.search.Solution`. With ``roles``, a
         recognised headline goes first and the search orders the rest (value, proof, bound are theirs);
         score, assess, alternatives, confidence and explain on unit lists treat every unit as content."""
+        return self._solve(units, constraints, embeddings)[0]
+
+    def _solve(self, units: Sequence[str], constraints: Constraints | None, embeddings) -> tuple[Solution, int | None]:
+        """:meth:`solve`, and the headline it set first (None for none), found once."""
         self._validate()
         units = _check_units(units)
         if constraints is not None:
@@ -384,18 +386,17 @@ class Reorderer:
             embeddings = self.embed(units)
         heading = self.find_headline(units, embeddings, constraints)
         if heading is None:
-            return self._search(self._score(units, embeddings=embeddings).objective, constraints)
+            return self._search(self._score(units, embeddings=embeddings).objective, constraints), None
         body = [k for k in range(len(units)) if k != heading]
         local = None if constraints is None else constraints.restricted_to(body)
         embeddings = np.asarray(embeddings)[body]
         found = self._search(self._score([units[k] for k in body], embeddings=embeddings).objective, local)
-        return replace(found, order=[heading, *(body[k] for k in found.order)])
+        return replace(found, order=[heading, *(body[k] for k in found.order)]), heading
 
     def find_headline(self, units: Sequence[str], embeddings: np.ndarray | None = None,
                       constraints: Constraints | None = None) -> int | None:
-        """The index of the unit recognised as the headline (it goes first), or None: no ``roles``,
-        fewer than 2 units, no unit the detector takes for one, or ``constraints`` that name it or
-        put another unit first."""
+        """The index of the unit recognised as the headline (it goes first), or None: no ``roles``, fewer
+        than 2 units, none taken for one, or ``constraints`` that name it or put another unit first."""
         units = _check_units(units)
         if not self.roles or len(units) < 2:
             return None
@@ -407,8 +408,7 @@ class Reorderer:
         return found
 
     def order(self, units: Sequence[str], constraints: Constraints | None = None) -> list[int]:
-        """The restored order as indices into ``units`` (a permutation of ``range(len(units))``); a unit
-        recognised as the headline comes first (see ``roles``)."""
+        """The restored order as indices into ``units`` (a permutation; a recognised headline first)."""
         return list(self.solve(units, constraints).order)
 
     def score(self, units: Sequence[str], order: Sequence[int] | None = None) -> float:
@@ -421,9 +421,8 @@ class Reorderer:
 
     def _split(self, text: str, constraints: Constraints | None = None
                ) -> tuple[Document, list[str], list[int], np.ndarray | None]:
-        """The text's document, each unit's role, the indices of its content units and their
-        embeddings (None for fewer than 2). When detect_roles gives no heading, a content unit
-        recognised as the headline takes the heading role."""
+        """The text's document, roles, content units' indices and embeddings (None for fewer than 2); when
+        detect_roles gives no heading, a content unit recognised as the headline takes that role."""
         self._validate()
         document = split(text, self.unit)
         roles = detect_roles(document.units) if self.roles else ["content"] * len(document)
