@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -129,10 +130,15 @@ class PairReader:
         self.head.train(mode)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32):
-        """Mean-pooled states of ``texts``, shape (n, d)."""
+        """Mean-pooled states of ``texts``, shape (n, d); a progress bar on stderr for long documents
+        when reorder logs at INFO (``-v``)."""
         torch = _torch()
+        from tqdm import tqdm
+
         out = []
-        for k in range(0, len(texts), batch_size):
+        show = len(texts) > 4 * batch_size and logging.getLogger("reorder").isEnabledFor(logging.INFO)
+        for k in tqdm(range(0, len(texts), batch_size), desc="reading", unit="batch", file=sys.stderr,
+                      disable=not show):
             batch = self.tokenizer(list(texts[k:k + batch_size]), padding=True, truncation=True,
                                    max_length=self.config["max_length"], return_tensors="pt")
             states = self.encoder(**batch).last_hidden_state
