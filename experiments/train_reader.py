@@ -82,8 +82,11 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("experiments/results/reader"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    import torch
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
+    torch.manual_seed(args.seed)  # the head's initial weights
     reader = PairReader.build(default_model_path(), rank=args.rank, hidden=args.hidden,
                               base_name=DEFAULT_MODEL)
     training = [list(d.units) for name in ("news-train.jsonl", "news-train-web.jsonl")

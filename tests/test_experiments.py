@@ -16,9 +16,10 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 @pytest.mark.slow
 @pytest.mark.corpora
-def test_learning_curve_checkpoints_and_resumes_where_it_stopped(tmp_path):
+@pytest.mark.parametrize("design", ["bi", "lora"])
+def test_learning_curve_checkpoints_and_resumes_where_it_stopped(tmp_path, design):
     out = tmp_path / "curve"
-    command = [sys.executable, "experiments/learning_curve.py", str(CORPORA), "--design", "bi", "--dev-docs", "2",
+    command = [sys.executable, "experiments/learning_curve.py", str(CORPORA), "--design", design, "--dev-docs", "2",
                "--window", "4", "--eval-every", "0.1", "--threads", "1", "--out", str(out)]
 
     def run(minutes: float) -> list[dict]:
@@ -33,3 +34,5 @@ def test_learning_curve_checkpoints_and_resumes_where_it_stopped(tmp_path):
     assert second[: len(first)] == first and second[-1]["step"] > first[-1]["step"]
     assert second[-1]["cpu_min"] >= 0.2 and all(0 <= p["pair_accuracy"] <= 1 for p in second)
     assert "| CPU min |" in (out / "curve.md").read_text(encoding="utf-8")
+    if design == "lora":  # the run's reader, saved as the shipped one is
+        assert {p.name for p in (out / "reader").iterdir()} == {"reader.json", "reader.safetensors"}
