@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=float, default=5.0, help="CPU minutes between evaluations")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--window", type=int, default=8)
+    parser.add_argument("--spread", type=float, default=0.0,
+                        help="share of steps that draw --window units from the whole document instead of a window")
     parser.add_argument("--pairs", type=int, default=16, help="cross: pairs per step")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--rank", type=int, default=16, help="lora: rank of the adapters")
@@ -306,7 +308,7 @@ def _lora(args, dev) -> None:
         reader.train(False)
         point({"step": 0, "cpu_s": 0.0, "wall_s": 0.0, "pairs": 0, "loss": float("nan")})
     fine_tune(reader, _training_documents(args), checkpoint, minutes=args.minutes, every=args.eval_every,
-              lr=args.lr, window=args.window, seed=args.seed, callback=point)
+              lr=args.lr, window=args.window, spread=args.spread, seed=args.seed, callback=point)
     reader.save(args.out / "reader", extra={"trained": {k: str(v) for k, v in vars(args).items()}})
     _report(args)
 

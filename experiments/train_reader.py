@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--window", type=int, default=8)
+    parser.add_argument("--spread", type=float, default=0.0,
+                        help="share of steps that draw --window units from the whole document instead of a window")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N documents (smoke tests)")
     parser.add_argument("--tune-docs", type=int, default=300, help="even news-dev records tuned on")
     parser.add_argument("--max-units", type=int, default=15)
@@ -92,7 +94,7 @@ def main() -> None:
     training = [list(d.units) for name in ("news-train.jsonl", "news-train-web.jsonl")
                 for d in read_corpus(args.corpora / name)][: args.limit]
     state = fine_tune(reader, training, args.checkpoint, minutes=args.minutes, every=args.every, lr=args.lr,
-                      window=args.window, seed=args.seed,
+                      window=args.window, spread=args.spread, seed=args.seed,
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
     dev = [list(d.units) for d in read_corpus(args.corpora / "news-dev.jsonl")][::2]
@@ -102,6 +104,7 @@ def main() -> None:
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
              "training": {"corpora": ["news-train.jsonl", "news-train-web.jsonl"], "minutes": args.minutes,
                           "steps": state["step"], "pairs": state["pairs"], "lr": args.lr, "window": args.window,
+                          "spread": args.spread,
                           "seed": args.seed, "limit": args.limit},
              "tuning": {"records": "news-dev even", "documents": len(dev), "max_units": args.max_units}}
     reader.save(args.output, extra=extra)

@@ -70,9 +70,9 @@ def model_options(func):
     """Options shared by every command that scores orders: model, embedder, search, cache."""
     options = [
         click.option("--model", "model", default=None, metavar="NAME|DIR",
-                     help="Coherence model: 'news' (shipped, all-mpnet-base-v2 embeddings), 'news-minilm' "
-                          "(shipped, faster, less accurate), a directory from `reorder train`, or 'similarity' "
-                          "for the unsupervised scorer. Default: news (news-minilm if mpnet is not installed)."),
+                     help="Shipped: 'news' (default; mpnet), 'news-reader' (news plus a fine-tuned reader), "
+                          "'news-minilm' (fastest; the default without mpnet); a directory from `reorder train`; "
+                          "or 'similarity' (unsupervised)."),
         click.option("--embedder", default=None, metavar="NAME|DIR",
                      help="Sentence-transformers model: all-mpnet-base-v2 or all-MiniLM-L6-v2 (packaged, "
                           "offline), a local directory, or a hub name (needs internet). Default: the one "

@@ -159,14 +159,16 @@ class PairReader:
         s = torch.cat(rows) if rows else torch.zeros((0, 0, 2))
         return s[..., 0] - s[..., 0].T, s[..., 1]
 
-    def loss(self, texts: Sequence[str]):
-        """Training loss on units in their natural order: precedence and adjacency, every ordered pair."""
+    def loss(self, texts: Sequence[str], positions: Sequence[int] | None = None):
+        """Training loss on units in their natural order (``positions``: their places in the document,
+        increasing; default 0, 1, ...): precedence and adjacency, every ordered pair."""
         torch = _torch()
         from torch.nn.functional import binary_cross_entropy_with_logits as bce
 
         n = len(texts)
         precedence, adjacency = self.logits(texts)
-        i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+        place = torch.as_tensor(list(range(n)) if positions is None else list(positions))
+        i, j = torch.meshgrid(place, place, indexing="ij")
         off = i != j
         before, after = (i < j)[off].float(), (j == i + 1)[off].float()
         weight = torch.tensor(float(max(n - 2, 1)))  # one true successor among n - 1 candidates
@@ -274,28 +276,38 @@ class CombinedScorer:
         return PairwiseScores(follows=follows, precedes=precedes, position=base.position)
 
 
-def _windows(documents: Sequence[Sequence[str]], window: int, seed: int, start: int):
-    """An endless, reproducible stream of windows of consecutive units; step k's depends on (seed, k)."""
+def _windows(documents: Sequence[Sequence[str]], window: int, seed: int, start: int, spread: float = 0.0):
+    """An endless, reproducible stream of ``(step, units, positions)``; step k's depends on (seed, k).
+
+    Most are windows of consecutive units; a share ``spread`` of those from longer documents are
+    ``window`` units drawn from the whole document, in order, so that the reader also learns which of
+    two distant units comes first and what opens a document (windows rarely hold the lead)."""
     step = start
     while True:
         rng = np.random.default_rng([seed, step])
         units = documents[int(rng.integers(len(documents)))]
         size = min(len(units), window)
-        first = int(rng.integers(len(units) - size + 1))
-        yield step, list(units[first:first + size])
+        if spread > 0 and size < len(units) and rng.random() < spread:  # no draw otherwise: same stream
+            places = sorted(int(k) for k in rng.choice(len(units), size=size, replace=False))
+        else:
+            first = int(rng.integers(len(units) - size + 1))
+            places = list(range(first, first + size))
+        yield step, [units[k] for k in places], places
         step += 1
 
 
 def fine_tune(reader: PairReader, documents: Sequence[Sequence[str]], checkpoint: str | Path, *,
-              minutes: float, every: float = 5.0, lr: float = 5e-4, window: int = 8, seed: int = 0,
-              callback: Callable[[dict], object] | None = None) -> dict:
+              minutes: float, every: float = 5.0, lr: float = 5e-4, window: int = 8, spread: float = 0.0,
+              seed: int = 0, steps: int | None = None, callback: Callable[[dict], object] | None = None) -> dict:
     """Train ``reader`` on documents in their natural order for ``minutes`` of this process's CPU time.
 
-    Each step trains every ordered pair of a window of ``window`` consecutive units; the learning
-    rate decays (cosine) over the budget. Every ``every`` CPU minutes the adapters, head, optimiser
-    and progress are written to ``checkpoint`` (``torch.save`` of tensors and numbers only, loaded
-    with ``weights_only=True``) and ``callback(state)`` is called (evaluation time
-    is not counted). If ``checkpoint`` exists the run resumes from it. Returns the final state.
+    Each step trains every ordered pair of a window of ``window`` consecutive units (or, for a share
+    ``spread`` of the steps, as many units drawn in order from the whole document); the learning
+    rate decays (cosine) over the budget: CPU time, or ``steps`` in all if that ends first (a
+    reproducible budget, for tests). Every ``every`` CPU minutes and at the end, the adapters, head,
+    optimiser and progress are written to ``checkpoint`` (``torch.save`` of tensors and numbers
+    only, loaded with ``weights_only=True``) and ``callback(state)`` is called (evaluation time is
+    not counted). If ``checkpoint`` exists the run resumes from it. Returns the final state.
     """
     torch = _torch()
     torch.manual_seed(seed)
@@ -317,13 +329,14 @@ def fine_tune(reader: PairReader, documents: Sequence[Sequence[str]], checkpoint
     cpu0, wall0 = time.process_time() - state["cpu_s"], time.perf_counter() - state["wall_s"]
     reader.train(True)
     losses = []
-    for step, texts in _windows(documents, window, seed, state["step"]):
+    for step, texts, places in _windows(documents, window, seed, state["step"], spread):
         cpu = time.process_time() - cpu0
-        if cpu >= budget:
+        if cpu >= budget or (steps is not None and step >= steps):
             break
+        progress = min(max(cpu / budget, step / steps if steps else 0.0), 1.0)  # of the budget that ends first
         for group in optimizer.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(cpu / budget, 1.0)))
-        loss = reader.loss(texts)
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * progress))
+        loss = reader.loss(texts, places)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -332,7 +345,7 @@ def fine_tune(reader: PairReader, documents: Sequence[Sequence[str]], checkpoint
         n = len(texts)
         state.update(step=step + 1, pairs=state["pairs"] + n * (n - 1))
         cpu = time.process_time() - cpu0
-        if cpu < next_save and cpu < budget:
+        if cpu < next_save and cpu < budget and (steps is None or step + 1 < steps):
             continue
         state.update(cpu_s=cpu, wall_s=time.perf_counter() - wall0, loss=float(np.mean(losses[-200:])))
         checkpoint.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,9 +10,9 @@ import pytest
 from reorder import ModelError, Reorderer
 from reorder.coherence import PairwiseScores
 from reorder.embedding import DEFAULT_MODEL, default_model_path
-from reorder.finetuned import CombinedScorer, PairReader, fine_tune, load_reader, load_scorer
+from reorder.finetuned import CombinedScorer, PairReader, _windows, fine_tune, load_reader, load_scorer
 
-from conftest import CORPORA, REPO, SEED_TEXT, STORM_UNITS, training_documents
+from conftest import REPO, SEED_TEXT, STORM_UNITS, training_documents
 
 pytestmark = pytest.mark.slow  # loads the packaged all-MiniLM-L6-v2
 
@@ -29,8 +26,8 @@ def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("reader")
     reader = PairReader.build(default_model_path(), rank=2, hidden=16, base_name=DEFAULT_MODEL)
     states = []
-    state = fine_tune(reader, training_documents(), directory / "checkpoint.pt", minutes=0.1, every=0.05,
-                      window=4, lr=3e-3, callback=states.append)
+    state = fine_tune(reader, training_documents(), directory / "checkpoint.pt", minutes=10, every=0.02,
+                      window=4, lr=1e-3, steps=40, callback=states.append)
     reader.save(directory / "model")
     return reader, directory, state, states
 
@@ -53,27 +50,29 @@ def test_training_checkpoints_and_resumes(trained, tmp_path):
     import torch
 
     directory, state, states = trained[1:]
-    assert state["step"] > 0 and state["cpu_s"] >= 0.1 * 60 and len(states) >= 2
+    assert state["step"] == 40 and states[-1] == state  # saved, and reported, at the end
     assert [s["step"] for s in states] == sorted(s["step"] for s in states)
     saved = torch.load(directory / "checkpoint.pt", weights_only=True)
     assert saved["step"] == state["step"]
     checkpoint = shutil.copy(directory / "checkpoint.pt", tmp_path / "checkpoint.pt")
     reader = PairReader.build(default_model_path(), rank=2, hidden=16)  # fresh: resuming loads the adapters
-    again = fine_tune(reader, training_documents(), checkpoint, minutes=0.1, window=4)
+    again = fine_tune(reader, training_documents(), checkpoint, minutes=10, window=4, steps=40)
     assert again["step"] == state["step"]  # the budget is spent: resuming trains no further
     np.testing.assert_allclose(reader.scores(STORM_UNITS).precedes, trained[0].scores(STORM_UNITS).precedes, atol=1e-6)
-    longer = fine_tune(reader, training_documents(), checkpoint, minutes=0.12, window=4, lr=3e-3)
-    assert longer["step"] > state["step"] and longer["cpu_s"] >= 0.12 * 60
+    longer = fine_tune(reader, training_documents(), checkpoint, minutes=10, window=4, lr=1e-3, steps=45)
+    assert longer["step"] == 45 and longer["cpu_s"] > state["cpu_s"]
+    spent = fine_tune(reader, training_documents(), checkpoint, minutes=longer["cpu_s"] / 60, window=4)
+    assert spent["step"] == 45  # the CPU budget is spent too
 
 
 def test_training_learns_order_from_the_stories(trained):
-    """Seconds of training put the stories' pairs the right way far more often than chance (0.5)."""
+    """40 steps of training put the stories' pairs the right way far more often than chance (0.5)."""
     reader = trained[0]
     correct = []
     for units in training_documents():
         p = reader.scores(units).precedes
         correct.extend(p[np.triu_indices(len(units), 1)] > 0.5)
-    assert np.mean(correct) > 0.7
+    assert np.mean(correct) > 0.75
 
 
 def test_saved_reader_loads_with_merged_adapters_and_same_scores(trained):
@@ -132,17 +131,12 @@ def test_reorderer_runs_a_combined_model_directory(trained, tmp_path):
     assert "model:news-reader-test" in result.signature and "weights:f0.5+p1+pos1" in result.signature
 
 
-@pytest.mark.corpora
-def test_train_reader_trains_tunes_and_writes_a_model(tmp_path):
-    out = tmp_path / "models" / "news-reader"
-    completed = subprocess.run(
-        [sys.executable, "experiments/train_reader.py", str(CORPORA), "--limit", "30", "--minutes", "0.05",
-         "--every", "0.05", "--rank", "2", "--hidden", "16", "--tune-docs", "3", "--max-units", "6",
-         "--checkpoint", str(tmp_path / "checkpoint.pt"), "-o", str(out), "--results", str(tmp_path / "tuning"),
-         "--model", str(REPO / "reorder" / "models" / "news-minilm"), "--cache", str(tmp_path / "cache.sqlite")],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    meta = json.loads((out / "reader.json").read_text())
-    assert meta["combine"]["mix"]["model"] == 1.0 and meta["tuning"]["documents"] == 3
-    assert set(meta["objective"]) == {"follows", "precedes", "position"}
-    assert "| mix model |" in (tmp_path / "tuning.md").read_text()
+def test_spread_steps_draw_units_from_the_whole_document_in_order():
+    documents = [[f"unit {k}" for k in range(30)]]
+    for spread, contiguous in ((0.0, 1.0), (1.0, 0.0)):
+        steps = [next(_windows(documents, 5, 0, step, spread)) for step in range(20)]
+        for _, units, places in steps:
+            assert units == [f"unit {k}" for k in places] and places == sorted(set(places)) and len(places) == 5
+        assert np.mean([places[-1] - places[0] == 4 for _, _, places in steps]) == contiguous
+    same = [next(_windows(documents, 5, 0, step))[2] for step in range(5)]
+    assert same == [next(_windows(documents, 5, 0, step, 0.0))[2] for step in range(5)]

@@ -8,6 +8,8 @@
 - Library: executed as written, with the real model (slow).
 - Training: each command runs on the first few documents of the corpora it names, into a temporary
   directory instead of the shipped model's (slow, corpora).
+- The fine-tuned reader: its training command trains for seconds on a few documents, tunes on three,
+  and writes into a temporary directory (slow, corpora).
 - Headlines: the detector's training command runs on the first few documents of each corpus, with
   the faster MiniLM embeddings, into a temporary directory (slow, corpora).
 - Evaluation: ``reproduce.sh`` takes hours; its syntax is checked and every experiment it runs must
@@ -62,7 +64,8 @@ def _commands(body: str) -> list[str]:
 
 def test_every_block_is_run_by_a_test_here():
     covered = {("Quick start", "sh"), ("Command line", "sh"), ("Library", "python"),
-               ("Training and reproducing the shipped models", "sh"), ("Headlines", "sh"), ("Evaluation", "sh")}
+               ("Training and reproducing the shipped models", "sh"), ("The fine-tuned reader", "sh"),
+               ("Headlines", "sh"), ("Evaluation", "sh")}
     assert {(section, lang) for section, lang, _ in BLOCKS} == covered
 
 
@@ -175,6 +178,31 @@ def test_training_example_runs_on_a_few_documents(command, tmp_path):
     meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
     assert set(meta["objective"]) == {"follows", "precedes", "position"}
     assert CORPORA.is_dir()
+
+
+# --- The fine-tuned reader ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.corpora
+@pytest.mark.parametrize("command", _commands(_block("The fine-tuned reader", "sh")))
+def test_reader_training_example_trains_tunes_and_writes_a_model(command, tmp_path):
+    args = shlex.split(command)
+    assert args[:2] == ["python", "experiments/train_reader.py"]
+    out = tmp_path / "models" / "news-reader"
+    args += ["--limit", "30", "--minutes", "0.05", "--every", "0.05", "--rank", "2", "--hidden", "16",
+             "--tune-docs", "3", "--max-units", "6", "--checkpoint", str(tmp_path / "checkpoint.pt"), "-o", str(out),
+             "--results", str(tmp_path / "tuning"), "--model", str(REPO / "reorder" / "models" / "news-minilm"),
+             "--cache", str(tmp_path / "cache.sqlite")]
+    completed = subprocess.run([sys.executable, *args[1:]], cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    meta = json.loads((out / "reader.json").read_text(encoding="utf-8"))
+    assert meta["combine"]["mix"]["model"] == 1.0 and meta["tuning"]["documents"] == 3
+    assert set(meta["objective"]) == {"follows", "precedes", "position"}
+    assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
+    from reorder.finetuned import CombinedScorer, load_scorer
+
+    assert isinstance(load_scorer(out)[0], CombinedScorer)  # the written directory is a model
 
 
 # --- Headlines -------------------------------------------------------------------------------------
