@@ -9,7 +9,7 @@
 2. Tune on news-dev, even-numbered records only (the odd ones stay for measuring): the mix of the
    coherence model's and the reader's log-probabilities and the objective's weights, by the mean
    Kendall tau of reorder's search over the records of 3 to ``--max-units`` units, each shuffled with
-   ``shuffle_for(0, k, n)``.
+   ``shuffle_for(0, 2k, n)`` (k: the document's rank among those tuned on).
 3. Write the model directory: ``reader.safetensors`` (adapters and head, float16) and ``reader.json``
    (what it was trained on, the mix, the weights, and ``combine.model``: the coherence model it is
    combined with, ``../news``), plus ``OUT.tuning.md``/``.json`` beside ``--results``.
@@ -38,12 +38,12 @@ MIX_GRID = {"model": (1.0,), "reader": (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)}  # scale
 WEIGHT_GRID = {"follows": (0.0, 0.5, 1.0), "precedes": (1.0,), "position": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
-def _tune(reader, dev, model_dir: Path, max_units: int, cache: Path | None) -> tuple[dict, dict, list[dict]]:
+def _tune(reader, dev, model_dir: Path, cache: Path | None) -> tuple[dict, dict, list[dict]]:
     base = reorder.Reorderer(model_dir, roles=False, cache=cache)
     scorer = base.scorer
     rows = []
     for k, units in enumerate(dev):
-        perm = shuffle_for(0, 2 * k, len(units))  # the record's index in news-dev is 2k
+        perm = shuffle_for(0, 2 * k, len(units))  # seeded by the tuned document's rank k (not its record index)
         shuffled = [units[i] for i in perm]
         rows.append((perm, scorer.scores(shuffled, base.embed(shuffled)), reader.scores(shuffled)))
     table = []
@@ -99,7 +99,7 @@ def main() -> None:
                                                       s["cpu_s"] / 60, s["loss"]))
     dev = [list(d.units) for d in read_corpus(args.corpora / "news-dev.jsonl")][::2]
     dev = [units for units in dev if 3 <= len(units) <= args.max_units][: args.tune_docs]
-    mix, weights, table = _tune(reader, dev, args.model, args.max_units, args.cache)
+    mix, weights, table = _tune(reader, dev, args.model, args.cache)
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
              "training": {"corpora": ["news-train.jsonl", "news-train-web.jsonl"], "minutes": args.minutes,
