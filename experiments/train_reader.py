@@ -3,13 +3,16 @@
     python experiments/train_reader.py ../shared/corpora -o reorder/models/news-reader
 
 1. Fine-tune low-rank adapters and a pair head over the packaged all-MiniLM-L6-v2 on the natural
-   order of news-train and news-train-web (:func:`reorder.finetuned.fine_tune`) for ``--minutes`` of
-   CPU time; the run checkpoints to ``--checkpoint`` every ``--every`` CPU minutes and resumes from it
-   when rerun (so it may span sessions; a finished run is not trained further).
-2. Tune on news-dev, even-numbered records only (the odd ones stay for measuring): the mix of the
-   coherence model's and the reader's log-probabilities and the objective's weights, by the mean
-   Kendall tau of reorder's search over the records of 3 to ``--max-units`` units, each shuffled with
-   ``shuffle_for(0, 2k, n)`` (k: the document's rank among those tuned on).
+   order of the ``--train`` files (default: news-train and news-train-web;
+   :func:`reorder.finetuned.fine_tune`) for ``--minutes`` of CPU time; the run checkpoints to
+   ``--checkpoint`` every ``--every`` CPU minutes and resumes from it when rerun (so it may span
+   sessions; a finished run is not trained further).
+2. Tune on the ``--dev`` file (default news-dev), even-numbered records only (the odd ones stay for
+   measuring): the mix of the coherence model's and the reader's log-probabilities and the
+   objective's weights, by the mean Kendall tau of reorder's search over the records of 3 to
+   ``--max-units`` units, each shuffled with ``shuffle_for(0, 2k, n)`` (k: the document's rank among
+   those tuned on). A corpus with no dev split (ROCStories) may be both: then its even records are
+   left out of training, so the reader is never tuned on what it was trained on.
 3. Write the model directory: ``reader.safetensors`` (adapters and head, float16) and ``reader.json``
    (what it was trained on, the mix, the weights, and ``combine.model``: the coherence model it is
    combined with, ``../news``), plus ``OUT.tuning.md``/``.json`` beside ``--results``.
@@ -76,7 +79,11 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=0.0,
                         help="share of steps that draw --window units from the whole document instead of a window")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N documents (smoke tests)")
-    parser.add_argument("--tune-docs", type=int, default=300, help="even news-dev records tuned on")
+    parser.add_argument("--train", nargs="+", default=["news-train.jsonl", "news-train-web.jsonl"],
+                        help="ordered corpora in CORPORA to fine-tune on")
+    parser.add_argument("--dev", default="news-dev.jsonl",
+                        help="corpus in CORPORA whose even records are tuned on (left out of training if in --train)")
+    parser.add_argument("--tune-docs", type=int, default=300, help="even --dev records tuned on")
     parser.add_argument("--max-units", type=int, default=15)
     parser.add_argument("--model", type=Path, default=Path("reorder/models/news"),
                         help="the coherence model the reader is combined with")
@@ -91,24 +98,31 @@ def main() -> None:
     torch.manual_seed(args.seed)  # the head's initial weights
     reader = PairReader.build(default_model_path(), rank=args.rank, hidden=args.hidden,
                               base_name=DEFAULT_MODEL)
-    training = [list(d.units) for name in ("news-train.jsonl", "news-train-web.jsonl")
-                for d in read_corpus(args.corpora / name)][: args.limit]
+    training, left_out = [], 0  # the --dev records tuned on are never trained on
+    for name in args.train:
+        for k, document in enumerate(read_corpus(args.corpora / name)):
+            if name == args.dev and k % 2 == 0:
+                left_out += 1
+            else:
+                training.append(list(document.units))
+    training = training[: args.limit]
     state = fine_tune(reader, training, args.checkpoint, minutes=args.minutes, every=args.every, lr=args.lr,
                       window=args.window, spread=args.spread, seed=args.seed,
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
-    dev = [list(d.units) for d in read_corpus(args.corpora / "news-dev.jsonl")][::2]
+    dev = [list(d.units) for d in read_corpus(args.corpora / args.dev)][::2]
     dev = [units for units in dev if 3 <= len(units) <= args.max_units][: args.tune_docs]
     mix, weights, table = _tune(reader, dev, args.model, args.cache)
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
-             "training": {"corpora": ["news-train.jsonl", "news-train-web.jsonl"], "minutes": args.minutes,
+             "training": {"corpora": list(args.train), "documents": len(training), "left_out": left_out,
+                          "minutes": args.minutes,
                           "steps": state["step"], "pairs": state["pairs"], "lr": args.lr, "window": args.window,
                           "spread": args.spread,
                           "seed": args.seed, "limit": args.limit},
-             "tuning": {"records": "news-dev even", "documents": len(dev), "max_units": args.max_units}}
+             "tuning": {"records": f"{args.dev} even", "documents": len(dev), "max_units": args.max_units}}
     reader.save(args.output, extra=extra)
-    lines = ["# Tuning the combined model (news-dev, even records)", "",
+    lines = [f"# Tuning the combined model ({args.dev}, even records)", "",
              f"{len(dev)} documents of 3-{args.max_units} units; best mix {mix}, weights {weights}.", "",
              "| mix model | mix reader | follows | position | tau |", "| ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['mix']['model']} | {r['mix']['reader']} | {r['weights']['follows']} | "

@@ -27,6 +27,8 @@ import sys
 
 import pytest
 
+from reorder import read_corpus
+
 from conftest import CORPORA, REPO, STORIES
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -167,9 +169,13 @@ def test_library_example_runs(monkeypatch, capsys):
 @pytest.mark.corpora
 @pytest.mark.parametrize("command", _commands(_block("Training and reproducing the shipped models", "sh")))
 def test_training_example_runs_on_a_few_documents(command, tmp_path):
-    args = shlex.split(command)
+    _train_on_a_few_documents(shlex.split(command), tmp_path, "reorder/models/")
+
+
+def _train_on_a_few_documents(args: list[str], tmp_path, shipped_under: str) -> None:
+    """Run a README ``reorder train`` command on the first few documents, into ``tmp_path/model``."""
     target = args.index("-o") + 1
-    assert args[target].startswith("reorder/models/")
+    assert args[target].startswith(shipped_under)
     args[target] = str(tmp_path / "model")
     args += ["--limit", "6", "--dev-limit", "4", "--members", "1", "--cache", str(tmp_path / "cache.sqlite"), "-q"]
     completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:]], cwd=REPO, env=ENV, capture_output=True,
@@ -188,6 +194,8 @@ def test_training_example_runs_on_a_few_documents(command, tmp_path):
 @pytest.mark.parametrize("command", _commands(_block("The fine-tuned reader", "sh")))
 def test_reader_training_example_trains_tunes_and_writes_a_model(command, tmp_path):
     args = shlex.split(command)
+    if args[:2] == ["reorder", "train"]:  # the coherence model a sentence-level reader is combined with
+        return _train_on_a_few_documents(args, tmp_path, "experiments/models/")
     assert args[:2] == ["python", "experiments/train_reader.py"]
     out = tmp_path / "models" / "news-reader"
     args += ["--limit", "30", "--minutes", "0.05", "--every", "0.05", "--rank", "2", "--hidden", "16",
@@ -198,6 +206,9 @@ def test_reader_training_example_trains_tunes_and_writes_a_model(command, tmp_pa
     assert completed.returncode == 0, completed.stderr[-2000:]
     meta = json.loads((out / "reader.json").read_text(encoding="utf-8"))
     assert meta["combine"]["mix"]["model"] == 1.0 and meta["tuning"]["documents"] == 3
+    dev = meta["tuning"]["records"].removesuffix(" even")  # its even records are tuned on, so never trained on
+    records = sum(1 for _ in read_corpus(CORPORA / dev))
+    assert meta["training"]["left_out"] == ((records + 1) // 2 if dev in meta["training"]["corpora"] else 0)
     assert set(meta["objective"]) == {"follows", "precedes", "position"}
     assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
     from reorder.finetuned import CombinedScorer, load_scorer
