@@ -8,8 +8,9 @@
 - Library: executed as written, with the real model (slow).
 - Training: each command runs on the first few documents of the corpora it names, into a temporary
   directory instead of the shipped model's (slow, corpora).
-- The fine-tuned reader: its training command trains for seconds on a few documents, tunes on three,
-  and writes into a temporary directory (slow, corpora).
+- The fine-tuned reader: its commands run in order as one script (the coherence models on a few
+  documents; each reader trains for seconds on a few documents and tunes on three), writing into a
+  temporary directory (slow, corpora).
 - Headlines: the detector's training command runs on the first few documents of each corpus, with
   the faster MiniLM embeddings, into a temporary directory (slow, corpora).
 - Evaluation: ``reproduce.sh`` takes hours; its syntax is checked and every experiment it runs must
@@ -24,6 +25,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -169,19 +171,19 @@ def test_library_example_runs(monkeypatch, capsys):
 @pytest.mark.corpora
 @pytest.mark.parametrize("command", _commands(_block("Training and reproducing the shipped models", "sh")))
 def test_training_example_runs_on_a_few_documents(command, tmp_path):
-    _train_on_a_few_documents(shlex.split(command), tmp_path, "reorder/models/")
+    args = shlex.split(command)
+    assert args[args.index("-o") + 1].startswith("reorder/models/")
+    _train_on_a_few_documents(args, tmp_path / "model", tmp_path)
 
 
-def _train_on_a_few_documents(args: list[str], tmp_path, shipped_under: str) -> None:
-    """Run a README ``reorder train`` command on the first few documents, into ``tmp_path/model``."""
-    target = args.index("-o") + 1
-    assert args[target].startswith(shipped_under)
-    args[target] = str(tmp_path / "model")
+def _train_on_a_few_documents(args: list[str], output, tmp_path) -> None:
+    """Run a README ``reorder train`` command on the first few documents, into ``output``."""
+    args[args.index("-o") + 1] = str(output)
     args += ["--limit", "6", "--dev-limit", "4", "--members", "1", "--cache", str(tmp_path / "cache.sqlite"), "-q"]
     completed = subprocess.run([sys.executable, "-m", "reorder", *args[1:]], cwd=REPO, env=ENV, capture_output=True,
                                text=True)
     assert completed.returncode == 0, completed.stderr
-    meta = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
+    meta = json.loads((output / "model.json").read_text(encoding="utf-8"))
     assert set(meta["objective"]) == {"follows", "precedes", "position"}
     assert CORPORA.is_dir()
 
@@ -191,29 +193,42 @@ def _train_on_a_few_documents(args: list[str], tmp_path, shipped_under: str) -> 
 
 @pytest.mark.slow
 @pytest.mark.corpora
-@pytest.mark.parametrize("command", _commands(_block("The fine-tuned reader", "sh")))
-def test_reader_training_example_trains_tunes_and_writes_a_model(command, tmp_path):
-    args = shlex.split(command)
-    if args[:2] == ["reorder", "train"]:  # the coherence model a sentence-level reader is combined with
-        return _train_on_a_few_documents(args, tmp_path, "experiments/models/")
-    assert args[:2] == ["python", "experiments/train_reader.py"]
-    out = tmp_path / "models" / "news-reader"
-    args += ["--limit", "30", "--minutes", "0.05", "--every", "0.05", "--rank", "2", "--hidden", "16",
-             "--tune-docs", "3", "--max-units", "6", "--checkpoint", str(tmp_path / "checkpoint.pt"), "-o", str(out),
-             "--results", str(tmp_path / "tuning"), "--model", str(REPO / "reorder" / "models" / "news-minilm"),
-             "--cache", str(tmp_path / "cache.sqlite")]
-    completed = subprocess.run([sys.executable, *args[1:]], cwd=REPO, env=ENV, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    meta = json.loads((out / "reader.json").read_text(encoding="utf-8"))
-    assert meta["combine"]["mix"]["model"] == 1.0 and meta["tuning"]["documents"] == 3
-    dev = meta["tuning"]["records"].removesuffix(" even")  # its even records are tuned on, so never trained on
-    records = sum(1 for _ in read_corpus(CORPORA / dev))
-    assert meta["training"]["left_out"] == ((records + 1) // 2 if dev in meta["training"]["corpora"] else 0)
-    assert set(meta["objective"]) == {"follows", "precedes", "position"}
-    assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
-    from reorder.finetuned import CombinedScorer, load_scorer
+def test_reader_training_examples_run_in_order_on_a_few_documents(tmp_path):
+    """The section's block is a script: every command runs in turn, with what it writes under
+    experiments/models/ (and the shipped reader's directory) moved to a temporary folder, so that
+    each reader is combined with the coherence model the block trained before it."""
+    models = tmp_path / "models"
+    models.mkdir()
+    readers = 0
+    for command in _commands(_block("The fine-tuned reader", "sh")):
+        command = command.replace("experiments/models/", f"{models}/").replace("reorder/models/news-reader",
+                                                                              f"{models}/news-reader")
+        args = shlex.split(command)
+        if args[:2] == ["reorder", "train"]:  # the coherence model a sentence-level reader is combined with
+            _train_on_a_few_documents(args, Path(args[args.index("-o") + 1]), tmp_path)
+            continue
+        assert args[:2] == ["python", "experiments/train_reader.py"]
+        readers += 1
+        out = Path(args[args.index("-o") + 1])
+        assert out.parent == models
+        if "--model" not in args:  # the news model (mpnet): the faster MiniLM one stands in
+            args += ["--model", str(REPO / "reorder" / "models" / "news-minilm")]
+        args += ["--limit", "30", "--minutes", "0.05", "--every", "0.05", "--rank", "2", "--hidden", "16",
+                 "--tune-docs", "3", "--max-units", "6", "--checkpoint", str(tmp_path / f"checkpoint{readers}.pt"),
+                 "--results", str(tmp_path / "tuning"), "--cache", str(tmp_path / "cache.sqlite")]
+        completed = subprocess.run([sys.executable, *args[1:]], cwd=REPO, env=ENV, capture_output=True, text=True)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        meta = json.loads((out / "reader.json").read_text(encoding="utf-8"))
+        assert meta["combine"]["mix"]["model"] == 1.0 and meta["tuning"]["documents"] == 3
+        dev = meta["tuning"]["records"].removesuffix(" even")  # its even records are tuned on, so never trained on
+        records = sum(1 for _ in read_corpus(CORPORA / dev))
+        assert meta["training"]["left_out"] == ((records + 1) // 2 if dev in meta["training"]["corpora"] else 0)
+        assert set(meta["objective"]) == {"follows", "precedes", "position"}
+        assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
+        from reorder.finetuned import CombinedScorer, load_scorer
 
-    assert isinstance(load_scorer(out)[0], CombinedScorer)  # the written directory is a model
+        assert isinstance(load_scorer(out)[0], CombinedScorer)  # the written directory is a model
+    assert readers >= 1
 
 
 # --- Headlines -------------------------------------------------------------------------------------
