@@ -16,7 +16,8 @@ reorder train "$C"/nips-train.jsonl --dev "$C"/nips-val.jsonl --embedder all-mpn
 reorder train "$C"/roc-valid.jsonl --max-pairs 20 -o experiments/models/roc
 # Fine-tuned readers over those two models (README, "Sentences"; about 25 minutes each), tuned on even dev
 # records (roc-valid's are left out of its reader's training), then the check with a ROCStories model that
-# never saw the records tuned on. Measured once on the test splits.
+# never saw the records tuned on (the same reader: its run's finished checkpoint is reused, so only the tuning
+# runs again). Measured once on the test splits.
 R=experiments/results
 python experiments/train_reader.py "$C" --train nips-train.jsonl --dev nips-val.jsonl --model experiments/models/nips \
     -o experiments/models/nips-reader --minutes 40 --every 10 --tune-docs 300 \

@@ -98,20 +98,17 @@ def main() -> None:
     torch.manual_seed(args.seed)  # the head's initial weights
     reader = PairReader.build(default_model_path(), rank=args.rank, hidden=args.hidden,
                               base_name=DEFAULT_MODEL)
-    training, left_out = [], 0  # the --dev records tuned on are never trained on
-    for name in args.train:
-        for k, document in enumerate(read_corpus(args.corpora / name)):
-            if name == args.dev and k % 2 == 0:
-                left_out += 1
-            else:
-                training.append(list(document.units))
+    records = [list(d.units) for d in read_corpus(args.corpora / args.dev)]
+    training = []
+    for name in args.train:  # the --dev records tuned on (the even ones) are never trained on
+        training += records[1::2] if name == args.dev else [list(d.units) for d in read_corpus(args.corpora / name)]
     training = training[: args.limit]
+    left_out = len(records[::2]) if args.dev in args.train else 0
     state = fine_tune(reader, training, args.checkpoint, minutes=args.minutes, every=args.every, lr=args.lr,
                       window=args.window, spread=args.spread, seed=args.seed,
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
-    dev = [list(d.units) for d in read_corpus(args.corpora / args.dev)][::2]
-    dev = [units for units in dev if 3 <= len(units) <= args.max_units][: args.tune_docs]
+    dev = [units for units in records[::2] if 3 <= len(units) <= args.max_units][: args.tune_docs]
     mix, weights, table = _tune(reader, dev, args.model, args.cache)
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,

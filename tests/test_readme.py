@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from reorder import read_corpus
+from reorder.finetuned import CombinedScorer, load_scorer
 
 from conftest import CORPORA, REPO, STORIES
 
@@ -225,8 +226,6 @@ def test_reader_training_examples_run_in_order_on_a_few_documents(tmp_path):
         assert meta["training"]["left_out"] == ((records + 1) // 2 if dev in meta["training"]["corpora"] else 0)
         assert set(meta["objective"]) == {"follows", "precedes", "position"}
         assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
-        from reorder.finetuned import CombinedScorer, load_scorer
-
         assert isinstance(load_scorer(out)[0], CombinedScorer)  # the written directory is a model
     assert readers >= 1
 
