@@ -7,11 +7,12 @@ input order carries no information; ties in the search are broken by the shuffle
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def evaluate(
     progress: Callable[[int], object] | None = None,
     signature: str = "",
     with_title: bool = False,
+    read_ahead: Callable[[list[str]], object] | None = None,
 ) -> Evaluation:
     """Evaluate an ordering function on gold documents.
 
@@ -109,12 +111,18 @@ def evaluate(
         Add each document's title (where it has one) as its first gold unit, shuffled with the rest:
         how a scrambled page that still holds its headline is ordered. The rows then say whether the
         title came first (``title_first``), and the signature ends with ``|with-title``.
+    read_ahead : callable, optional
+        Called with the units of each next chunk of documents (those evaluated) before they are ordered,
+        so that a scorer can encode them in batches across documents (see
+        :meth:`reorder.finetuned.PairReader.read_ahead`); the results are the same.
     """
     result = Evaluation(signature=f"{signature}|with-title" if with_title else signature)
     start = time.perf_counter()
+    if read_ahead is not None:
+        documents = _reading_ahead(documents, read_ahead, with_title, min_units, max_units)
     for index, doc in enumerate(documents):
-        titled = with_title and doc.title is not None
-        units = (doc.title, *doc.units) if titled else doc.units
+        units = _units(doc, with_title)
+        titled = len(units) > len(doc.units)
         n = len(units)
         if progress is not None:
             progress(1)
@@ -136,6 +144,21 @@ def evaluate(
         result.rows.append(row)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _units(doc: CorpusDocument, with_title: bool) -> tuple[str, ...]:
+    return (doc.title, *doc.units) if with_title and doc.title is not None else tuple(doc.units)
+
+
+def _reading_ahead(documents: Iterable[CorpusDocument], read_ahead: Callable[[list[str]], object], with_title: bool,
+                   min_units: int, max_units: int | None, size: int = 256) -> Iterator[CorpusDocument]:
+    """The documents, unchanged; before each ``size`` of them, ``read_ahead`` gets the units of those evaluated."""
+    remaining = iter(documents)
+    while chunk := list(itertools.islice(remaining, size)):
+        evaluated = [units for units in (_units(doc, with_title) for doc in chunk)
+                     if len(units) >= min_units and (max_units is None or len(units) <= max_units)]
+        read_ahead([u for units in evaluated for u in units])
+        yield from chunk
 
 
 def write_results(stem: str | os.PathLike[str], payload: dict, *, signature: str, seed: int,

@@ -93,6 +93,7 @@ class PairReader:
 
     def __init__(self, tokenizer, encoder, head, config: dict) -> None:
         self.tokenizer, self.encoder, self.head, self.config = tokenizer, encoder, head, config
+        self._read: dict = {}  # text -> its encoding, filled by read_ahead
 
     @classmethod
     def build(cls, base: str | Path, *, rank: int = 16, alpha: float = 16.0, hidden: int = 256,
@@ -129,9 +130,25 @@ class PairReader:
         self.encoder.train(mode)
         self.head.train(mode)
 
+    def read_ahead(self, texts: Sequence[str], batch_size: int = 64) -> None:
+        """Encode ``texts`` now, in batches of similar length across documents, and keep them (replacing
+        what was kept before) for the next :meth:`scores` calls: how many short documents are read at
+        the speed of one long one (``reorder evaluate`` and ``batch`` read ahead by chunks of documents)."""
+        torch = _torch()
+        distinct = sorted(set(texts), key=len)
+        with torch.no_grad():
+            encoded = self._encode(distinct, batch_size) if distinct else []
+        self._read = dict(zip(distinct, encoded))
+
     def encode(self, texts: Sequence[str], batch_size: int = 32):
-        """Mean-pooled states of ``texts``, shape (n, d); a progress bar on stderr for long documents
-        when reorder logs at INFO (``-v``)."""
+        """Mean-pooled states of ``texts``, shape (n, d), read ahead or computed now; a progress bar on
+        stderr for long documents when reorder logs at INFO (``-v``)."""
+        torch = _torch()
+        if texts and not torch.is_grad_enabled() and all(t in self._read for t in texts):
+            return torch.stack([self._read[t] for t in texts])
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: Sequence[str], batch_size: int):
         torch = _torch()
         from tqdm import tqdm
 
@@ -261,6 +278,10 @@ class CombinedScorer:
             return base
         combined = self.combine(base, self.reader.scores(units))
         return combined if "follows" not in skip else PairwiseScores(base.follows, combined.precedes, base.position)
+
+    def read_ahead(self, texts: Sequence[str]) -> None:
+        """Have the reader encode ``texts`` now, across documents (see :meth:`PairReader.read_ahead`)."""
+        self.reader.read_ahead(texts)
 
     def combine(self, base: PairwiseScores, read: PairwiseScores) -> PairwiseScores:
         """The mix of the coherence model's scores ``base`` and the reader's ``read``."""

@@ -185,7 +185,8 @@ def parse_record(line: str, number: int) -> tuple[object, list[str]]:
 def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     """One result per record of ``partition``, in order: the order found, or an error record.
 
-    The units of every good record are embedded in one call (each distinct unit once).
+    The units of every good record are embedded in one call (each distinct unit once), and read ahead
+    by a fine-tuned reader.
     """
     parsed: list[tuple[int, object, list[str] | None, str | None]] = []
     for number, line in partition.records:
@@ -199,6 +200,9 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     if everything:
         embedded = reorderer.embed(everything)
         rows = {unit: k for k, unit in enumerate(everything)}
+        read_ahead = getattr(reorderer.scorer, "read_ahead", None)
+        if read_ahead is not None:  # a fine-tuned reader encodes the partition's units in batches too
+            read_ahead(everything)
     signature = reorderer.signature()
     results = []
     for number, record_id, units, error in parsed:

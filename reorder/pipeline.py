@@ -557,16 +557,16 @@ class Reorderer:
     def evaluate(self, documents: Iterable[CorpusDocument], *, seed: int | None = None,
                  max_units: int | None = None, progress: Callable[[int], object] | None = None,
                  with_title: bool = False) -> Evaluation:
-        """Shuffle each gold document (with ``seed``, default this Reorderer's; ``with_title``: its
-        title among its units), restore it, and score the result (see :func:`reorder.evaluation.evaluate`);
-        the evaluation carries this signature."""
+        """Shuffle each gold document (with ``seed``, default this Reorderer's; ``with_title``: its title among
+        its units), restore it, and score it (:func:`reorder.evaluation.evaluate`), under this signature."""
 
         def order(units: Sequence[str]) -> tuple[list[int], bool]:
             solution = self.solve(units)
             return solution.order, solution.optimal
 
         return evaluate(order, documents, seed=self.seed if seed is None else seed, max_units=max_units,
-                        progress=progress, signature=self.signature(), with_title=with_title)
+                        progress=progress, signature=self.signature(), with_title=with_title,
+                        read_ahead=getattr(self.scorer, "read_ahead", None))  # a reader's batched encoding
 
     def fit(self, documents: Iterable[Sequence[str]], **params) -> Reorderer:
         """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""

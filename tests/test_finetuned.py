@@ -116,12 +116,16 @@ def test_combining_adds_logits():
     np.testing.assert_allclose(scorer.combine(_flat(n, p), _flat(n, q)).precedes, p)
 
 
+def _combined(trained, directory):
+    """The trained reader saved as a model directory combined with the shipped news-minilm model."""
+    return trained[0].save(directory, extra={"name": "news-reader-test",
+                                             "combine": {"model": str(REPO / "reorder" / "models" / "news-minilm"),
+                                                         "mix": {"model": 1.0, "reader": 1.0}},
+                                             "objective": {"follows": 0.5, "precedes": 1.0, "position": 1.0}})
+
+
 def test_reorderer_runs_a_combined_model_directory(trained, tmp_path):
-    directory = tmp_path / "news-reader"
-    trained[0].save(directory, extra={"name": "news-reader-test",
-                                      "combine": {"model": str(REPO / "reorder" / "models" / "news-minilm"),
-                                                  "mix": {"model": 1.0, "reader": 1.0}},
-                                      "objective": {"follows": 0.5, "precedes": 1.0, "position": 1.0}})
+    directory = _combined(trained, tmp_path / "news-reader")
     scorer, meta = load_scorer(directory)
     assert isinstance(scorer, CombinedScorer) and meta["name"] == "news-reader-test"
     reorderer = Reorderer(directory, embedder=DEFAULT_MODEL)
@@ -140,3 +144,45 @@ def test_spread_steps_draw_units_from_the_whole_document_in_order():
         assert np.mean([places[-1] - places[0] == 4 for _, _, places in steps]) == contiguous
     same = [next(_windows(documents, 5, 0, step))[2] for step in range(5)]
     assert same == [next(_windows(documents, 5, 0, step, 0.0))[2] for step in range(5)]
+
+
+def _encoder_calls(reorderer: Reorderer) -> list:
+    calls = []
+    reorderer.scorer.reader.encoder.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_evaluation_reads_ahead_across_documents_with_the_same_orders(trained, tmp_path):
+    """``evaluate`` has the reader encode chunks of documents in a few batched calls, not one call per
+    document, and every document gets the order it gets alone."""
+    from reorder import CorpusDocument
+    from reorder.evaluation import evaluate
+
+    documents = [CorpusDocument(id=str(k), units=tuple(d)) for k, d in enumerate(training_documents(12))]
+    reorderer = Reorderer(_combined(trained, tmp_path / "model"), embedder=DEFAULT_MODEL, seed=0)
+    calls = _encoder_calls(reorderer)
+    ahead = reorderer.evaluate(documents)
+    batched, calls[:] = len(calls), []
+    reorderer.scorer.read_ahead([])  # forget what was read ahead
+
+    def alone(units):
+        solution = reorderer.solve(units)
+        return solution.order, solution.optimal
+
+    each = evaluate(alone, documents, seed=0)
+    assert [row["predicted"] for row in ahead.rows] == [row["predicted"] for row in each.rows]
+    assert batched < len(documents) <= len(calls)
+
+
+def test_batch_partitions_are_read_ahead_with_the_same_orders(trained, tmp_path):
+    from reorder.partitions import Partition, order_partition
+
+    documents = training_documents(10)
+    lines = tuple((k + 1, json.dumps({"id": str(k), "paragraphs": d[::-1]}) + "\n") for k, d in enumerate(documents))
+    reorderer = Reorderer(_combined(trained, tmp_path / "model"), embedder=DEFAULT_MODEL, seed=0)
+    calls = _encoder_calls(reorderer)
+    results = order_partition(reorderer, Partition(source=0, index=0, path="stories.jsonl", records=lines))
+    batched, calls[:] = len(calls), []
+    reorderer.scorer.read_ahead([])
+    assert [r["permutation"] for r in results] == [reorderer.order(d[::-1]) for d in documents]
+    assert batched < len(documents) <= len(calls)
