@@ -11,8 +11,9 @@
    measuring): the mix of the coherence model's and the reader's log-probabilities and the
    objective's weights, by the mean Kendall tau of reorder's search over the records of 3 to
    ``--max-units`` units, each shuffled with ``shuffle_for(0, 2k, n)`` (k: the document's rank among
-   those tuned on). A corpus with no dev split (ROCStories) may be both: then its even records are
-   left out of training, so the reader is never tuned on what it was trained on.
+   those tuned on). A corpus with no dev split (ROCStories) may be both: then the records tuned on
+   (the first ``--tune-docs`` even records of 3 to ``--max-units`` units) are left out of training,
+   so the reader is never tuned on what it was trained on, and it trains on all the others.
 3. Write the model directory: ``reader.safetensors`` (adapters and head, float16) and ``reader.json``
    (what it was trained on, the mix, the weights, and ``combine.model``: the coherence model it is
    combined with, ``../news``), plus ``OUT.tuning.md``/``.json`` beside ``--results``.
@@ -82,7 +83,7 @@ def main() -> None:
     parser.add_argument("--train", nargs="+", default=["news-train.jsonl", "news-train-web.jsonl"],
                         help="ordered corpora in CORPORA to fine-tune on")
     parser.add_argument("--dev", default="news-dev.jsonl",
-                        help="corpus in CORPORA whose even records are tuned on (left out of training if in --train)")
+                        help="corpus in CORPORA whose even records are tuned on (not trained on, if in --train)")
     parser.add_argument("--tune-docs", type=int, default=300, help="even --dev records tuned on")
     parser.add_argument("--max-units", type=int, default=15)
     parser.add_argument("--model", type=Path, default=Path("reorder/models/news"),
@@ -99,16 +100,19 @@ def main() -> None:
     reader = PairReader.build(default_model_path(), rank=args.rank, hidden=args.hidden,
                               base_name=DEFAULT_MODEL)
     records = [list(d.units) for d in read_corpus(args.corpora / args.dev)]
+    tuned = [k for k in range(0, len(records), 2) if 3 <= len(records[k]) <= args.max_units][: args.tune_docs]
+    held = set(tuned)
+    kept = [units for k, units in enumerate(records) if k not in held]
     training = []
-    for name in args.train:  # the --dev records tuned on (the even ones) are never trained on
-        training += records[1::2] if name == args.dev else [list(d.units) for d in read_corpus(args.corpora / name)]
+    for name in args.train:  # the --dev records tuned on are never trained on
+        training += kept if name == args.dev else [list(d.units) for d in read_corpus(args.corpora / name)]
     training = training[: args.limit]
-    left_out = len(records[::2]) if args.dev in args.train else 0
+    left_out = len(tuned) if args.dev in args.train else 0
     state = fine_tune(reader, training, args.checkpoint, minutes=args.minutes, every=args.every, lr=args.lr,
                       window=args.window, spread=args.spread, seed=args.seed,
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
-    dev = [units for units in records[::2] if 3 <= len(units) <= args.max_units][: args.tune_docs]
+    dev = [records[k] for k in tuned]
     mix, weights, table = _tune(reader, dev, args.model, args.cache)
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
