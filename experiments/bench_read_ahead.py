@@ -6,8 +6,7 @@ The same first ``--docs`` documents are evaluated twice with the same model (see
 reader encoding each document's units as the document is ordered, once with the units of each chunk of
 256 documents encoded ahead in batches of similar length (what :meth:`reorder.Reorderer.evaluate` does).
 The coherence model's embeddings are computed (or found in ``--cache``) beforehand, so both runs look them
-up alike. Reports
-both wall times, their ratio, and whether every predicted order is the same. Writes
+up alike. Reports both wall times, their ratio, and whether every predicted order is the same. Writes
 ``experiments/results/bench_read_ahead.{json,md}`` (or ``--results``).
 """
 

@@ -126,7 +126,7 @@ def evaluate(
         n = len(units)
         if progress is not None:
             progress(1)
-        if n < min_units or (max_units is not None and n > max_units):
+        if not _evaluated(units, min_units, max_units):
             continue
         perm = shuffle_for(seed, index, n)
         shuffled = [units[k] for k in perm]
@@ -150,13 +150,17 @@ def _units(doc: CorpusDocument, with_title: bool) -> tuple[str, ...]:
     return (doc.title, *doc.units) if with_title and doc.title is not None else tuple(doc.units)
 
 
+def _evaluated(units: Sequence[str], min_units: int, max_units: int | None) -> bool:
+    return len(units) >= min_units and (max_units is None or len(units) <= max_units)
+
+
 def _reading_ahead(documents: Iterable[CorpusDocument], read_ahead: Callable[[list[str]], object], with_title: bool,
                    min_units: int, max_units: int | None, size: int = 256) -> Iterator[CorpusDocument]:
     """The documents, unchanged; before each ``size`` of them, ``read_ahead`` gets the units of those evaluated."""
     remaining = iter(documents)
     while chunk := list(itertools.islice(remaining, size)):
         evaluated = [units for units in (_units(doc, with_title) for doc in chunk)
-                     if len(units) >= min_units and (max_units is None or len(units) <= max_units)]
+                     if _evaluated(units, min_units, max_units)]
         read_ahead([u for units in evaluated for u in units])
         yield from chunk
 

@@ -135,7 +135,7 @@ class PairReader:
         what was kept before) for the next :meth:`scores` calls: how many short documents are read at
         the speed of one long one (``reorder evaluate`` and ``batch`` read ahead by chunks of documents)."""
         torch = _torch()
-        distinct = sorted(set(texts), key=len)
+        distinct = sorted(dict.fromkeys(texts), key=len)  # first-seen order among equal lengths: same batches every run
         with torch.no_grad():
             encoded = self._encode(distinct, batch_size) if distinct else []
         self._read = dict(zip(distinct, encoded))
