@@ -11,9 +11,10 @@
    measuring): the mix of the coherence model's and the reader's log-probabilities and the
    objective's weights, by the mean Kendall tau of reorder's search over the records of 3 to
    ``--max-units`` units, each shuffled with ``shuffle_for(0, 2k, n)`` (k: the document's rank among
-   those tuned on). A corpus with no dev split (ROCStories) may be both: then the records tuned on
-   (the first ``--tune-docs`` even records of 3 to ``--max-units`` units) are left out of training,
-   so the reader is never tuned on what it was trained on, and it trains on all the others.
+   those tuned on); ``--reader-mix`` and ``--position`` set the grid's reader scales and position
+   weights. A corpus with no dev split (ROCStories) may be both: then the records tuned on (the
+   first ``--tune-docs`` even records of 3 to ``--max-units`` units) are left out of training, so
+   the reader is never tuned on what it was trained on, and it trains on all the others.
 3. Write the model directory: ``reader.safetensors`` (adapters and head, float16) and ``reader.json``
    (what it was trained on, the mix, the weights, and ``combine.model``: the coherence model it is
    combined with, ``../news``), plus ``OUT.tuning.md``/``.json`` beside ``--results``.
@@ -42,7 +43,8 @@ MIX_GRID = {"model": (1.0,), "reader": (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)}  # scale
 WEIGHT_GRID = {"follows": (0.0, 0.5, 1.0), "precedes": (1.0,), "position": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
-def _tune(reader, dev, model_dir: Path, cache: Path | None) -> tuple[dict, dict, list[dict]]:
+def _tune(reader, dev, model_dir: Path, cache: Path | None, mix_grid: dict = MIX_GRID,
+          weight_grid: dict = WEIGHT_GRID) -> tuple[dict, dict, list[dict]]:
     base = reorder.Reorderer(model_dir, roles=False, cache=cache)
     scorer = base.scorer
     rows = []
@@ -51,10 +53,10 @@ def _tune(reader, dev, model_dir: Path, cache: Path | None) -> tuple[dict, dict,
         shuffled = [units[i] for i in perm]
         rows.append((perm, scorer.scores(shuffled, base.embed(shuffled)), reader.scores(shuffled)))
     table = []
-    for a, b in itertools.product(MIX_GRID["model"], MIX_GRID["reader"]):
+    for a, b in itertools.product(mix_grid["model"], mix_grid["reader"]):
         combined = CombinedScorer(scorer, reader, {"model": a, "reader": b}, {})
         mixed = [(perm, combined.combine(base_scores, read)) for perm, base_scores, read in rows]
-        for f, p, pos in itertools.product(*WEIGHT_GRID.values()):
+        for f, p, pos in itertools.product(*weight_grid.values()):
             weights = {"follows": f, "precedes": p, "position": pos}
             taus = []
             for perm, scores in mixed:
@@ -90,6 +92,10 @@ def main() -> None:
                         help="the coherence model the reader is combined with")
     parser.add_argument("--cache", type=Path, default=reorder.default_cache_path())
     parser.add_argument("--results", type=Path, default=Path("experiments/results/reader"))
+    parser.add_argument("--reader-mix", type=float, nargs="+", default=MIX_GRID["reader"],
+                        help="the reader's scales tried (the coherence model's is 1)")
+    parser.add_argument("--position", type=float, nargs="+", default=WEIGHT_GRID["position"],
+                        help="the objective's position weights tried")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import torch
@@ -113,7 +119,8 @@ def main() -> None:
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
     dev = [records[k] for k in tuned]
-    mix, weights, table = _tune(reader, dev, args.model, args.cache)
+    mix, weights, table = _tune(reader, dev, args.model, args.cache, {**MIX_GRID, "reader": tuple(args.reader_mix)},
+                                {**WEIGHT_GRID, "position": tuple(args.position)})
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
              "training": {"corpora": list(args.train), "documents": len(training), "left_out": left_out,
@@ -121,7 +128,8 @@ def main() -> None:
                           "steps": state["step"], "pairs": state["pairs"], "lr": args.lr, "window": args.window,
                           "spread": args.spread,
                           "seed": args.seed, "limit": args.limit},
-             "tuning": {"records": f"{args.dev} even", "documents": len(dev), "max_units": args.max_units}}
+             "tuning": {"records": f"{args.dev} even", "documents": len(dev), "max_units": args.max_units,
+                        "reader_mix": list(args.reader_mix), "position": list(args.position)}}
     reader.save(args.output, extra=extra)
     lines = [f"# Tuning the combined model ({args.dev}, even records)", "",
              f"{len(dev)} documents of 3-{args.max_units} units; best mix {mix}, weights {weights}.", "",

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -228,6 +229,12 @@ def test_reader_training_examples_run_in_order_on_a_few_documents(tmp_path):
         dev = meta["tuning"]["records"].removesuffix(" even")  # the records tuned on are never trained on
         assert meta["training"]["left_out"] == (3 if dev in meta["training"]["corpora"] else 0)
         assert set(meta["objective"]) == {"follows", "precedes", "position"}
+        table = json.loads((tmp_path / "tuning.json").read_text(encoding="utf-8"))["table"]
+        tried = {"--reader-mix": {row["mix"]["reader"] for row in table},
+                 "--position": {row["weights"]["position"] for row in table}}
+        for option in set(tried) & set(args):  # the grid given is the grid searched
+            given = itertools.takewhile(lambda a: not a.startswith("-"), args[args.index(option) + 1:])
+            assert tried[option] == {float(v) for v in given}
         assert "| mix model |" in (tmp_path / "tuning.md").read_text(encoding="utf-8")
         assert isinstance(load_scorer(out)[0], CombinedScorer)  # the written directory is a model
     assert readers >= 1
