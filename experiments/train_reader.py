@@ -43,8 +43,8 @@ MIX_GRID = {"model": (1.0,), "reader": (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)}  # scale
 WEIGHT_GRID = {"follows": (0.0, 0.5, 1.0), "precedes": (1.0,), "position": (0.0, 0.5, 1.0, 2.0, 4.0)}
 
 
-def _tune(reader, dev, model_dir: Path, cache: Path | None, mix_grid: dict = MIX_GRID,
-          weight_grid: dict = WEIGHT_GRID) -> tuple[dict, dict, list[dict]]:
+def _tune(reader, dev, model_dir: Path, cache: Path | None, mix_grid: dict,
+          weight_grid: dict) -> tuple[dict, dict, list[dict]]:
     base = reorder.Reorderer(model_dir, roles=False, cache=cache)
     scorer = base.scorer
     rows = []
@@ -119,8 +119,9 @@ def main() -> None:
                       callback=lambda s: logging.info("step %d, %.1f CPU min, loss %.4f", s["step"],
                                                       s["cpu_s"] / 60, s["loss"]))
     dev = [records[k] for k in tuned]
-    mix, weights, table = _tune(reader, dev, args.model, args.cache, {**MIX_GRID, "reader": tuple(args.reader_mix)},
-                                {**WEIGHT_GRID, "position": tuple(args.position)})
+    mix_grid = {**MIX_GRID, "reader": tuple(args.reader_mix)}
+    weight_grid = {**WEIGHT_GRID, "position": tuple(args.position)}
+    mix, weights, table = _tune(reader, dev, args.model, args.cache, mix_grid, weight_grid)
     relative = os.path.relpath(args.model.resolve(), args.output.resolve())
     extra = {"name": args.output.name, "combine": {"model": str(relative), "mix": mix}, "objective": weights,
              "training": {"corpora": list(args.train), "documents": len(training), "left_out": left_out,
@@ -129,7 +130,7 @@ def main() -> None:
                           "spread": args.spread,
                           "seed": args.seed, "limit": args.limit},
              "tuning": {"records": f"{args.dev} even", "documents": len(dev), "max_units": args.max_units,
-                        "reader_mix": list(args.reader_mix), "position": list(args.position)}}
+                        "reader_mix": list(mix_grid["reader"]), "position": list(weight_grid["position"])}}
     reader.save(args.output, extra=extra)
     lines = [f"# Tuning the combined model ({args.dev}, even records)", "",
              f"{len(dev)} documents of 3-{args.max_units} units; best mix {mix}, weights {weights}.", "",
