@@ -23,9 +23,9 @@ from reorder import (
     DEFAULT_WEIGHTS,
     CachedEmbedder,
     Reorderer,
-    SentenceTransformerEmbedder,
     default_cache_path,
     fit_model,
+    load_embedder,
     read_corpora,
     read_corpus,
     write_results,
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--embedder", default=None, help="sentence-transformers model (default: all-MiniLM-L6-v2)")
     parser.add_argument("--name", default="ablation", help="stem of the result files under experiments/results")
     args = parser.parse_args()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder), default_cache_path())
+    embedder = CachedEmbedder(load_embedder(args.embedder), default_cache_path())
     train = read_corpora(args.train)
     dev = [d for d in read_corpus(args.dev) if len(d.units) <= args.max_units][: args.docs]
     variants = {"all features": (), **{f"without {g}": (g,) for g in FEATURE_GROUPS},

@@ -29,10 +29,10 @@ import reorder
 from reorder import (
     CachedEmbedder,
     Reorderer,
-    SentenceTransformerEmbedder,
     default_cache_path,
     fit_model,
     kendall_tau,
+    load_embedder,
     read_corpora,
     read_corpus,
     tune_weights,
@@ -90,7 +90,7 @@ def main() -> None:
     for spec in args.variant:
         label, embedder_name, params = parse_variant(spec)
         start = time.perf_counter()
-        embedder = CachedEmbedder(SentenceTransformerEmbedder(embedder_name), default_cache_path())
+        embedder = CachedEmbedder(load_embedder(embedder_name), default_cache_path())
         model = fit_model(train, embedder, **{"random_state": args.seed, **params})
         trained = time.perf_counter() - start
         weights, _ = tune_weights(model, tune, embedder, seed=args.seed)

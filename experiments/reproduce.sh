@@ -39,6 +39,8 @@ python experiments/results_table.py \
     --corpus nips-test="$C"/nips-test.jsonl:experiments/models/nips \
     --corpus roc-test="$C"/roc-test.jsonl:experiments/models/roc
 python experiments/bench_speed.py
+# The ONNX Runtime encoder against the torch one: embeddings and orders on 200 news-dev documents and the seed.
+python experiments/compare_backends.py --corpus "$C"/news-dev.jsonl --docs 200
 # The rule of `reorder score`'s "scrambled": chosen on the news-dev documents of 6+ paragraphs (with
 # two-fold figures), measured on abc-dev, which did not choose it; and the alternatives tried.
 python experiments/calibrate_scrambled.py "$C"/news-dev.jsonl

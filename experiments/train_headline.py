@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import reorder
-from reorder import CachedEmbedder, SentenceTransformerEmbedder, default_cache_path, read_corpus
+from reorder import CachedEmbedder, default_cache_path, load_embedder, read_corpus
 from reorder.embedding import embed_unique
 from reorder.headline import MODEL_DIR, fit_headline_detector
 
@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     c = args.corpora
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder), default_cache_path())
+    embedder = CachedEmbedder(load_embedder(args.embedder), default_cache_path())
     limit = args.limit
 
     def pairs(name: str) -> list[tuple[str | None, list[str]]]:

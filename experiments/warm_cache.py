@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from reorder import CachedEmbedder, SentenceTransformerEmbedder, default_cache_path, read_corpus
+from reorder import CachedEmbedder, default_cache_path, load_embedder, read_corpus
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N documents of each corpus")
     args = parser.parse_args()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(args.embedder, batch_size=64),
+    embedder = CachedEmbedder(load_embedder(args.embedder, batch_size=64),
                               args.cache or default_cache_path())
     for path in args.corpora:
         start = time.perf_counter()

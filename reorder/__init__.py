@@ -10,8 +10,9 @@ The public API, stage by stage (the modules named hold the details)::
     r.assess_text(text)                  # an Assessment: is this order coherent, where does it break
 
 - texts and units: :func:`split`, :class:`Document`, :func:`detect_roles` (:mod:`reorder.document`)
-- embeddings: :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder`, :class:`HashingEmbedder`
-  (a model-free stand-in) (:mod:`reorder.embedding`)
+- embeddings: :func:`load_embedder` (ONNX Runtime where it can, else torch), :class:`OnnxEmbedder`,
+  :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder`, :class:`HashingEmbedder` (a model-free
+  stand-in) (:mod:`reorder.embedding`, :mod:`reorder.encoder`)
 - scores: :class:`CoherenceModel`, :class:`SimilarityScorer`, :class:`PairwiseScores` (:mod:`reorder.coherence`)
 - headlines: :class:`HeadlineDetector`, :func:`load_headline_detector` (the shipped one),
   :func:`fit_headline_detector` (:mod:`reorder.headline`)
@@ -33,7 +34,15 @@ from .assessment import Assessment, Transition
 from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
 from .corpus import CorpusDocument, read_corpora, read_corpus, write_jsonl
 from .document import Document, detect_roles, split
-from .embedding import CachedEmbedder, Embedder, HashingEmbedder, SentenceTransformerEmbedder, default_cache_path
+from .embedding import (
+    CachedEmbedder,
+    Embedder,
+    HashingEmbedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    default_cache_path,
+    load_embedder,
+)
 from .errors import InvalidInputError, ModelError, NotFittedError, ReorderError
 from .evaluation import Evaluation, evaluate, shuffle_for, write_results
 from .explanation import Explanation
@@ -72,6 +81,7 @@ __all__ = [
     "ModelError",
     "NotFittedError",
     "Objective",
+    "OnnxEmbedder",
     "OrderResult",
     "PairwiseScores",
     "Reorderer",
@@ -91,6 +101,7 @@ __all__ = [
     "k_best",
     "kendall_tau",
     "last_accuracy",
+    "load_embedder",
     "load_headline_detector",
     "macro_average",
     "objective_from_scores",

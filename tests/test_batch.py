@@ -66,7 +66,7 @@ def test_units_of_a_partition_are_embedded_in_one_call(cli, stand_in, monkeypatc
     import reorder.pipeline
 
     counting = CountingEmbedder(stand_in)
-    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: counting)
+    monkeypatch.setattr(reorder.pipeline, "load_embedder", lambda model=None, **kw: counting)
     corpus = _write(tmp_path / "docs.jsonl", GOOD[:10])
     assert cli("batch", corpus, "-q", "--partition-size", "4").exit_code == 0
     assert len(counting.calls) == 3  # 10 documents in partitions of 4, 4 and 2

@@ -246,7 +246,7 @@ def test_evaluate_refuses_a_broken_corpus_in_one_line(cli, tmp_path, monkeypatch
 def test_train_writes_a_model_that_order_can_use(cli, tmp_path, monkeypatch, stand_in):
     import reorder.training
 
-    monkeypatch.setattr(reorder.training, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
+    monkeypatch.setattr(reorder.training, "load_embedder", lambda model=None, **kw: stand_in)
     corpus = tmp_path / "train.jsonl"
     docs = [{"paragraphs": [f"Story {k} begins with event {i} and word{(i + k) % 5}." for i in range(4)]}
             for k in range(40)]
@@ -290,7 +290,7 @@ def test_real_cli_json_is_deterministic(cli, real_reorderer, monkeypatch):
     """In-process, sharing the session's embedder: two runs give the same bytes."""
     import reorder.pipeline
 
-    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder",
+    monkeypatch.setattr(reorder.pipeline, "load_embedder",
                         lambda model=None, **kw: real_reorderer.embedder_)
     default_model = str(reorder.pipeline.DEFAULT_MODEL_DIR)
     first = cli("order", SEED_TEXT, "--format", "json", "--model", default_model)
@@ -347,7 +347,7 @@ def test_order_extras_embed_each_unit_once(cli, stand_in_by_name, stand_in, monk
     from conftest import BUDGET_ARTICLE, CountingEmbedder
 
     counting = CountingEmbedder(stand_in)
-    monkeypatch.setattr(reorder.pipeline, "SentenceTransformerEmbedder", lambda model=None, **kw: counting)
+    monkeypatch.setattr(reorder.pipeline, "load_embedder", lambda model=None, **kw: counting)
     article = tmp_path / "article.txt"
     article.write_text(BUDGET_ARTICLE, encoding="utf-8")
     result = cli("order", article, "--format", "json", "--alternatives", "2", "--confidence", "--explain")

@@ -333,3 +333,18 @@ def test_a_model_trained_with_another_embedder_is_refused_with_advice(tiny_model
     message = str(info.value)
     assert "'test-hashing-384'" in message and "'all-MiniLM-L6-v2'" in message
     assert "pass the matching embedder or retrain" in message
+
+
+def test_ranks_average_ties_exactly_as_scipy_does():
+    """features' ranks are scipy.stats.rankdata's "average" ranks (0-based) without importing scipy.stats,
+    which took a second of every run: ties, one value, several axes."""
+    from scipy.stats import rankdata
+
+    from reorder.features import _ranks
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        values = rng.integers(0, 4, size=tuple(rng.integers(1, 7, size=rng.integers(1, 3)))) * rng.choice([1.0, -0.5])
+        for axis in range(values.ndim):
+            np.testing.assert_array_equal(_ranks(values, axis), rankdata(values, method="average", axis=axis) - 1.0)
+    assert _ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [2.5, 0.0, 2.5, 1.0]

@@ -132,7 +132,7 @@ def test_a_shipped_model_by_name_brings_its_own_embedder(monkeypatch):
             built.append(model)
             super().__init__(name=model or "all-MiniLM-L6-v2", dimension=384)
 
-    monkeypatch.setattr(pipeline, "SentenceTransformerEmbedder", Recorder)
+    monkeypatch.setattr(pipeline, "load_embedder", Recorder)
     assert pipeline.Reorderer(model="news-minilm").embedder_.name == "all-MiniLM-L6-v2"
     assert built == ["all-MiniLM-L6-v2"]
     with pytest.raises(ModelError, match="not a reorder model directory"):

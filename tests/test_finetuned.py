@@ -10,11 +10,19 @@ import pytest
 from reorder import ModelError, Reorderer
 from reorder.coherence import PairwiseScores
 from reorder.embedding import DEFAULT_MODEL, default_model_path
-from reorder.finetuned import CombinedScorer, PairReader, _windows, fine_tune, load_reader, load_scorer
+from reorder.finetuned import CombinedScorer, OnnxReader, PairReader, _windows, fine_tune, load_reader, load_scorer
 
 from conftest import REPO, SEED_TEXT, STORM_UNITS, training_documents
 
 pytestmark = pytest.mark.slow  # loads the packaged all-MiniLM-L6-v2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def models_cache(tmp_path_factory):
+    """Each reader saved here is exported to ONNX when loaded: into a scratch cache, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REORDER_MODELS", str(tmp_path_factory.mktemp("models")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +105,23 @@ def test_a_damaged_reader_is_a_model_error(trained, tmp_path):
         load_reader(tmp_path, default_model_path())
 
 
+def test_the_onnx_reader_scores_as_the_torch_reader_does(trained):
+    """At inference the reader runs on ONNX Runtime with its head in numpy: the same logits, scores
+    and read-ahead behaviour as the torch reader it was saved from."""
+    directory = trained[1] / "model"
+    torch_reader = load_reader(directory, default_model_path())
+    onnx_reader = OnnxReader.load(directory, default_model_path())
+    units = [*STORM_UNITS, "", "word " * 300]  # an empty unit, and one past max_length (truncated alike)
+    for mine, theirs in zip(onnx_reader.logits(units), torch_reader.logits(units)):
+        np.testing.assert_allclose(mine, theirs.detach().numpy(), atol=2e-4)
+    fast, slow = onnx_reader.scores(units), torch_reader.scores(units)
+    np.testing.assert_allclose(fast.precedes, slow.precedes, atol=1e-4)
+    np.testing.assert_allclose(fast.follows, slow.follows, atol=1e-4)
+    onnx_reader.read_ahead(units[::-1])
+    np.testing.assert_allclose(onnx_reader.scores(units).precedes, fast.precedes, atol=1e-6)
+    assert isinstance(load_scorer(_combined(trained, directory.parent / "combined"))[0].reader, OnnxReader)
+
+
 def _flat(n: int, precedes: np.ndarray) -> PairwiseScores:
     follows = np.full((n, n), 1.0 / (n - 1))
     np.fill_diagonal(follows, 0.0)
@@ -147,8 +172,15 @@ def test_spread_steps_draw_units_from_the_whole_document_in_order():
 
 
 def _encoder_calls(reorderer: Reorderer) -> list:
+    """A list that grows by one each time the reader's encoder runs (torch: per forward pass; ONNX
+    Runtime: per call of its encoder)."""
     calls = []
-    reorderer.scorer.reader.encoder.register_forward_hook(lambda *_: calls.append(1))
+    encoder = reorderer.scorer.reader.encoder
+    if hasattr(encoder, "register_forward_hook"):
+        encoder.register_forward_hook(lambda *_: calls.append(1))
+    else:
+        encode = encoder.encode
+        encoder.encode = lambda *args, **kwargs: (calls.append(1), encode(*args, **kwargs))[1]
     return calls
 
 

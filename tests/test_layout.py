@@ -18,6 +18,7 @@ STAGES = [
     {"reorder._version", "reorder.errors"},
     {"reorder.validation"},
     {"reorder.document", "reorder.corpus", "reorder.metrics", "reorder.files"},
+    {"reorder.encoder"},
     {"reorder.embedding"},
     {"reorder.features"},
     {"reorder.coherence", "reorder.headline"},

@@ -126,7 +126,7 @@ CLI_COMMANDS = _commands(_block("Command line", "sh"))
 def test_command_line_example_runs(command, cli, workspace, stand_in, monkeypatch):
     import reorder.training
 
-    monkeypatch.setattr(reorder.training, "SentenceTransformerEmbedder", lambda model=None, **kw: stand_in)
+    monkeypatch.setattr(reorder.training, "load_embedder", lambda model=None, **kw: stand_in)
     args = shlex.split(command)
     assert args[0] == "reorder"
     result = cli(*args[1:])
