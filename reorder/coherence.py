@@ -538,7 +538,10 @@ class CoherenceModel:
         try:
             params = dict(meta.get("params", {}))
             params.setdefault("n_members", 1)  # written before ensembles: a single member
-            model = cls(**params)
+            ablate = meta.get("ablate", [])  # saved beside params: an ablated model reloads ablated
+            if not isinstance(ablate, list) or not all(isinstance(group, str) for group in ablate):
+                raise ValueError(f"ablate is {ablate!r}, not a list of feature group names")
+            model = cls(**params, ablate=tuple(ablate))
             members = int(model.n_members)
             if members < 1:
                 raise ValueError(f"n_members is {members}")

@@ -222,6 +222,7 @@ class Reorderer:
         self._scorer = None
         self._meta: dict = {}
         self._embedder = None
+        self._built_from: tuple = ()  # (model, embedder, cache) the loaded state was built from
 
     # --- components, built lazily -------------------------------------------------------------
     def _validate(self) -> None:
@@ -236,7 +237,11 @@ class Reorderer:
 
     @property
     def scorer(self):
-        """The coherence scorer in use (loaded on first access)."""
+        """The coherence scorer in use (loaded on first access, and again after ``model``, ``embedder``
+        or ``cache`` is changed: loaded state never outlives the parameters it came from)."""
+        if self._built_from and not _same(self._built_from, (self.model, self.embedder, self.cache)):
+            self._scorer, self._meta, self._embedder = None, {}, None
+        self._built_from = (self.model, self.embedder, self.cache)
         if self._scorer is None:
             model = self.model
             if isinstance(model, (CoherenceModel, SimilarityScorer, CombinedScorer)):
@@ -275,6 +280,7 @@ class Reorderer:
 
     def _built_embedder(self) -> Embedder:
         """The embedder named by ``embedder`` (wrapped in the disk cache if asked), built once."""
+        self.scorer  # drops what was built for other parameters
         if self._embedder is None:
             embedder = self.embedder
             if embedder is None:
@@ -322,6 +328,7 @@ class Reorderer:
     def signature(self) -> str:
         """A sacrebleu-style signature: everything needed to reproduce a result."""
         w = self.weights_
+        self.scorer  # loaded first: with explicit weights, weights_ does not load it, and its name is in _meta
         model = self._meta.get("name") or (
             "news" if self.model is None
             else str(self.model) if isinstance(self.model, (str, os.PathLike))
@@ -573,6 +580,7 @@ class Reorderer:
         corpus = [CorpusDocument(id=str(k), units=tuple(_check_units(d))) for k, d in enumerate(documents)]
         model = fit_model(corpus, self._built_embedder(), **params)  # a new model: no match check
         self.model, self._scorer, self._meta = model, model, {}
+        self._built_from = (self.model, self.embedder, self.cache)
         return self
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -588,6 +596,12 @@ def _explain_order(scored: _Scored, order: Sequence[int] | None) -> list[Explana
     if len(scored.units) < 2:
         return []
     return explain(scored.units, scored.embeddings, scored.scores, order)
+
+
+def _same(built_from: tuple, now: tuple) -> bool:
+    """Whether parameters are those the loaded state was built from: the same objects, or equal names."""
+    return all(a is b or (isinstance(a, (str, os.PathLike)) and isinstance(b, (str, os.PathLike)) and a == b)
+               for a, b in zip(built_from, now))
 
 
 def _check_units(units: Sequence[str]) -> list[str]:

@@ -348,3 +348,20 @@ def test_ranks_average_ties_exactly_as_scipy_does():
         for axis in range(values.ndim):
             np.testing.assert_array_equal(_ranks(values, axis), rankdata(values, method="average", axis=axis) - 1.0)
     assert _ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [2.5, 0.0, 2.5, 1.0]
+
+
+def test_an_ablated_model_reloads_ablated_and_scores_as_saved(stand_in, tmp_path):
+    """``ablate`` is saved in model.json; loading must restore it, or the reloaded model would score
+    with the very cues it was trained without."""
+    from conftest import training_documents
+
+    documents = training_documents()
+    model = CoherenceModel(hidden=8, max_iter=3, max_pairs_per_doc=10, random_state=0, ablate=("names", "openers"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # three epochs do not converge, on purpose
+        model.fit([(units, stand_in.encode(units)) for units in documents], embedder_name=stand_in.name)
+    loaded, meta = CoherenceModel.load(model.save(tmp_path / "ablated"))
+    assert meta["ablate"] == ["names", "openers"] and tuple(loaded.ablate) == ("names", "openers")
+    units = ["Smith said the plan would work.", "John Smith, the mayor, unveiled a plan.", "It did not."]
+    np.testing.assert_array_equal(loaded.scores(units, stand_in.encode(units)).precedes,
+                                  model.scores(units, stand_in.encode(units)).precedes)

@@ -330,3 +330,26 @@ def test_real_model_tells_news_dev_originals_from_their_shuffles(real_reorderer)
         originals += real_reorderer.assess(content).scrambled
         shuffles += real_reorderer.assess([content[k] for k in perm]).scrambled
     assert originals <= 7 and shuffles >= 16, (originals, shuffles)
+
+
+def test_the_signature_names_the_model_loaded_even_with_explicit_weights(tiny_model_dir, stand_in):
+    """With explicit weights the scorer was not loaded when the signature was made, so it named the
+    path the model was given by instead of the model's own name."""
+    signature = Reorderer(model=str(tiny_model_dir), embedder=stand_in, weights={"follows": 1.0}).signature()
+    assert "|model:tiny|" in signature and "weights:f1+" in signature
+
+
+def test_changing_a_parameter_after_use_rebuilds_what_it_loaded(tiny_model_dir, stand_in):
+    """Loaded state follows the parameters (scikit-learn's set_params contract): a model or embedder
+    set after the first use is the one used, not silently ignored."""
+    from reorder import CoherenceModel, HashingEmbedder
+
+    reorderer = Reorderer(model=str(tiny_model_dir), embedder=stand_in)
+    assert isinstance(reorderer.scorer, CoherenceModel) and reorderer.embedder_ is stand_in
+    reorderer.model = "similarity"
+    assert isinstance(reorderer.scorer, SimilarityScorer) and "|model:similarity|" in reorderer.signature()
+    other = HashingEmbedder(dimension=64, name="other")
+    reorderer.embedder = other
+    assert reorderer.embedder_ is other
+    reorderer.model = str(tiny_model_dir)  # equal to the name it was loaded from: loaded again, still the same
+    assert isinstance(reorderer.scorer, CoherenceModel)
