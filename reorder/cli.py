@@ -439,6 +439,36 @@ def score(file, fmt, unit, all_content, samples, encoding, html_report, model, e
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but this machine's own (127.0.0.1, localhost, ::1) is warned about.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@model_options
+@_fail_cleanly
+def serve(host, port, model, embedder, method, time_limit, weights, all_content, seed, cache, verbose, quiet):
+    """Serve a page (and a JSON API) that orders pasted texts and re-solves as the user pins units.
+
+    \b
+    GET  /            the page: paste or open a text, order it, pin units, say "A before B"
+    POST /api/order   {"text", "unit", "constraints", "alternatives", "confidence", "explain", "html"}
+                      -> what `order --format json` prints, plus assessment, unconstrained_objective, cost
+    POST /api/score   {"text", "unit", "samples", "explain", "html"} -> what `score --format json` prints
+    GET  /api/info    the signature and the limits
+
+    The models load once, before it listens. It answers only requests for its own address, refuses
+    cross-origin POSTs, texts over 1 MB, and reads no file on the server.
+    """
+    from .server import LOCAL_HOSTS
+    from .server import serve as run_server
+
+    _setup_logging(verbose, quiet)
+    if host not in LOCAL_HOSTS:
+        logger.warning("listening on %s: anyone who can reach this machine there can use the server (it has no "
+                       "authentication); the default, 127.0.0.1, is this machine only", host)
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, roles=not all_content)
+    run_server(reorderer, host=host, port=port, log_level="debug" if verbose > 1 else "info" if verbose else "warning")
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", default="-", show_default=True, metavar="OUT", help="JSONL results ('-' for stdout).")
 @click.option("--output-dir", default=None, metavar="DIR",
