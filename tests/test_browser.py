@@ -221,3 +221,15 @@ def test_the_served_page_orders_an_opened_file_then_re_solves_under_a_pin(browse
                                              ".map(function (li) { return li.textContent; })")
         assert len(constraints) == 2 and constraints[0].startswith(f"unit {pinned} ")
         _not_blank(browser, "steered", tmp_path)
+
+
+@pytest.mark.slow
+def test_the_seed_s_report_with_the_real_model_shows_each_paragraph_once_in_order_s_order(browser, real_reorderer,
+                                                                                           tmp_path):
+    report = order_report(real_reorderer, SEED)
+    assert report.result.permutation == real_reorderer.reorder_text(SEED).permutation  # `reorder order`'s order
+    path = tmp_path / "seed.html"
+    path.write_text(render_report(report), encoding="utf-8")
+    browser.get(path.as_uri())
+    _check_report_in_dom(browser, report)
+    _not_blank(browser, "seed", tmp_path)
