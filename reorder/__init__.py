@@ -23,6 +23,8 @@ The public API, stage by stage (the modules named hold the details)::
 - corpora, evaluation and metrics: :func:`read_corpus`, :func:`evaluate`, :func:`shuffle_for`,
   :func:`kendall_tau`, :func:`perfect_match` and the other metrics (:mod:`reorder.metrics`),
   :func:`write_results` for an experiment's results with their signature
+- reports: :func:`order_report`, :func:`score_report` build a :class:`Report`, :func:`render_report`
+  makes it one self-contained HTML page (:mod:`reorder.report`)
 - training: :func:`fit_model`, :func:`tune_weights` (:mod:`reorder.training`)
 - errors: :class:`ReorderError` and its subclasses
 """
@@ -59,6 +61,7 @@ from .metrics import (
 )
 from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
 from .pipeline import Alternative, OrderResult, Reorderer
+from .report import Report, order_report, render_report, score_report
 from .search import Constraints, Solution, k_best, solve
 from .training import fit_model, tune_weights
 
@@ -86,6 +89,7 @@ __all__ = [
     "PairwiseScores",
     "Reorderer",
     "ReorderError",
+    "Report",
     "SentenceTransformerEmbedder",
     "SimilarityScorer",
     "Solution",
@@ -105,11 +109,14 @@ __all__ = [
     "load_headline_detector",
     "macro_average",
     "objective_from_scores",
+    "order_report",
     "pairwise_accuracy",
     "perfect_match",
     "positional_accuracy",
     "read_corpora",
     "read_corpus",
+    "render_report",
+    "score_report",
     "shuffle_for",
     "solve",
     "split",

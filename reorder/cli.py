@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -150,10 +151,14 @@ def main() -> None:
                    "exp(objective - best), that agree with the chosen unit there (JSON, or stderr).")
 @click.option("--explain", is_flag=True,
               help="Also give the main reasons behind each chosen transition (JSON, or stderr).")
+@click.option("--html", "html_report", default=None, metavar="REPORT",
+              help="Also write a self-contained HTML report to REPORT: the restored order with moves, roles and "
+                   "confidence, weak links and why, the verdicts of both orders, alternatives ('-': to stdout, "
+                   "instead of the text).")
 @model_options
 @_fail_cleanly
 def order(file, output, in_place, backup, fmt, unit, furniture, all_content, encoding, first_unit, last_unit,
-          before, groups, alternatives, confidence, explain,
+          before, groups, alternatives, confidence, explain, html_report,
           model, embedder, method, time_limit, weights, seed, cache, verbose, quiet):
     """Reorder FILE ('-' for stdin) and print the text in the restored order.
 
@@ -172,8 +177,20 @@ def order(file, output, in_place, backup, fmt, unit, furniture, all_content, enc
     text = read_text(file, encoding)
     reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit,
                            roles=not all_content, furniture=furniture)
-    result = reorderer.reorder_text(text, constraints, alternatives=alternatives or 0, confidence=confidence,
-                                    explain=explain)
+    if html_report is None:
+        result = reorderer.reorder_text(text, constraints, alternatives=alternatives or 0, confidence=confidence,
+                                        explain=explain)
+    else:
+        from .report import REPORT_ALTERNATIVES, order_report, render_report
+
+        report = order_report(reorderer, text, constraints, alternatives=alternatives or REPORT_ALTERNATIVES)
+        write_output(render_report(report), html_report, "utf-8")
+        if html_report == "-" and output in (None, "-") and not in_place:
+            return
+        # The report's extras go to stdout (or stderr) only where asked for, as without --html.
+        result = replace(report.result, alternatives=report.result.alternatives if alternatives else (),
+                         confidence=report.result.confidence if confidence else None,
+                         explanations=report.result.explanations if explain else None)
     if len(result.units) == 0:
         logger.warning("the input holds no %s: nothing to reorder", unit)
     if fmt == "json":
@@ -360,10 +377,13 @@ def _echo_extras(result) -> None:
 @click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Random orders the given order is compared with (all orders when n! is no more).")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input.")
+@click.option("--html", "html_report", default=None, metavar="REPORT",
+              help="Also write a self-contained HTML report to REPORT: the units in their order, the weak links "
+                   "and why, the verdict ('-': to stdout, instead of the scores).")
 @model_options
 @_fail_cleanly
-def score(file, fmt, unit, all_content, samples, encoding, model, embedder, method, time_limit, weights, seed, cache,
-          verbose, quiet):
+def score(file, fmt, unit, all_content, samples, encoding, html_report, model, embedder, method, time_limit, weights,
+          seed, cache, verbose, quiet):
     """Rate the order FILE ('-' for stdin) already has: is it coherent, and where does it break?
 
     \b
@@ -380,7 +400,16 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
     _setup_logging(verbose, quiet)
     text = read_text(file, encoding)
     reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, unit=unit, roles=not all_content)
-    result = reorderer.assess_text(text, samples=samples)
+    if html_report is None:
+        result = reorderer.assess_text(text, samples=samples)
+    else:
+        from .report import render_report, score_report
+
+        report = score_report(reorderer, text, samples=samples)
+        write_output(render_report(report), html_report, "utf-8")
+        if html_report == "-":
+            return
+        result = report.given
     content = result.roles.count("content")
     if content < 2:
         logger.warning("the input holds %d content %s: nothing to assess", content, unit)
@@ -407,6 +436,36 @@ def score(file, fmt, unit, all_content, samples, encoding, model, embedder, meth
         click.echo(f"  {mark} {t.source:>4} -> {t.target:<4} P {t.probability:.2f}  rank {t.rank:>3}/{candidates}  "
                    f"{_preview(result.units[t.target])}")
     click.echo(f"# {result.signature}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but this machine's own (127.0.0.1, localhost, ::1) is warned about.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@model_options
+@_fail_cleanly
+def serve(host, port, model, embedder, method, time_limit, weights, all_content, seed, cache, verbose, quiet):
+    """Serve a page (and a JSON API) that orders pasted texts and re-solves as the user pins units.
+
+    \b
+    GET  /            the page: paste or open a text, order it, pin units, say "A before B"
+    POST /api/order   {"text", "unit", "constraints", "alternatives", "confidence", "explain", "html"}
+                      -> what `order --format json` prints, plus assessment, unconstrained_objective, cost
+    POST /api/score   {"text", "unit", "samples", "explain", "html"} -> what `score --format json` prints
+    GET  /api/info    the signature and the limits
+
+    The models load once, before it listens. It answers only requests for its own address, refuses
+    cross-origin POSTs, texts over 1 MB, and reads no file on the server.
+    """
+    from .server import LOCAL_HOSTS
+    from .server import serve as run_server
+
+    _setup_logging(verbose, quiet)
+    if host not in LOCAL_HOSTS:
+        logger.warning("listening on %s: anyone who can reach this machine there can use the server (it has no "
+                       "authentication); the default, 127.0.0.1, is this machine only", host)
+    reorderer = _reorderer(model, embedder, method, time_limit, seed, cache, weights, roles=not all_content)
+    run_server(reorderer, host=host, port=port, log_level="debug" if verbose > 1 else "info" if verbose else "warning")
 
 
 @main.command()

@@ -27,9 +27,11 @@ STAGES = [
     {"reorder.search"},  # and every module inside the package
     {"reorder.evaluation", "reorder.training", "reorder.assessment", "reorder.explanation"},
     {"reorder.pipeline"},
+    {"reorder.report"},
     {"reorder.partitions"},
     {"reorder.distributed"},
     {"reorder.batch"},
+    {"reorder.server"},
     {"reorder.cli", "reorder.__main__"},
 ]
 

@@ -5,6 +5,9 @@
 - Command line: each command runs in-process over the tiny model and the stand-in embedder, in a
   folder holding the files it names; a command with ``--workers`` above 1 starts worker processes,
   which load the real model, so it runs as a subprocess (slow).
+- Reports and the local page: the ``--html`` commands run in-process like the command line's; ``reorder
+  serve`` runs as a subprocess over the tiny model and the stand-in embedder, on a free port put in
+  place of the README's, and the API example is executed against it as written.
 - Library: executed as written, with the real model (slow).
 - Training: each command runs on the first few documents of the corpora it names, into a temporary
   directory instead of the shipped model's (slow, corpora).
@@ -30,9 +33,11 @@ from pathlib import Path
 
 import pytest
 
+from reorder import split
 from reorder.finetuned import CombinedScorer, load_scorer
 
 from conftest import CORPORA, REPO, STORIES
+from pages import free_port, serve_process, units_shown
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 # Subprocesses import this checkout's reorder, even where another one is installed (CI's bare clone).
@@ -69,6 +74,7 @@ def _commands(body: str) -> list[str]:
 
 def test_every_block_is_run_by_a_test_here():
     covered = {("Quick start", "sh"), ("Command line", "sh"), ("Library", "python"),
+               ("Reports and the local page", "sh"), ("Reports and the local page", "python"),
                ("Training and reproducing the shipped models", "sh"), ("The fine-tuned reader", "sh"),
                ("Headlines", "sh"), ("Evaluation", "sh")}
     assert {(section, lang) for section, lang, _ in BLOCKS} == covered
@@ -153,6 +159,38 @@ def test_command_line_example_with_workers_runs(command, workspace):
     inputs = [a for k, a in enumerate(args[2:], 2) if a.endswith(".jsonl") and args[k - 1] not in ("-o", "--output")]
     expected = sum(len((workspace / name).read_text(encoding="utf-8").splitlines()) for name in inputs)
     assert len(lines) == expected and all("signature" in line for line in lines)
+
+
+# --- Reports and the local page ------------------------------------------------------------------
+
+REPORT_COMMANDS = _commands(_block("Reports and the local page", "sh"))
+
+
+@pytest.mark.parametrize("command", [c for c in REPORT_COMMANDS if " serve" not in c])
+def test_report_example_writes_its_report(command, cli, workspace):
+    args = shlex.split(command)
+    result = cli(*args[1:])
+    assert result.exit_code == 0, result.output
+    page = (workspace / args[args.index("--html") + 1]).read_text(encoding="utf-8")
+    article = (workspace / args[2]).read_text(encoding="utf-8")
+    assert sorted(t for _, t in units_shown(page)) == sorted(split(article).units)
+
+
+def test_serve_example_answers_the_api_example(workspace, tiny_model_dir, capsys):
+    (command,) = [c for c in REPORT_COMMANDS if " serve" in c]
+    args = shlex.split(command)
+    assert args[:2] == ["reorder", "serve"] and args[args.index("--port") + 1] == "8765"
+    port = free_port()
+    del args[args.index("--port"):args.index("--port") + 2]
+    example = _block("Reports and the local page", "python")
+    assert "http://127.0.0.1:8765/" in example
+    with serve_process(tiny_model_dir, *args[2:], port=port):
+        namespace = {"__name__": "readme"}
+        exec(compile(example.replace(":8765/", f":{port}/"), "README.md (Reports)", "exec"), namespace)
+    answer = namespace["answer"]
+    content = [i for i in answer["permutation"] if answer["units"][i]["role"] == "content"]
+    assert content[0] == 4 and content.index(6) < content.index(2) and answer["cost"] >= 0
+    assert str(answer["permutation"]) in capsys.readouterr().out
 
 
 # --- Library ---------------------------------------------------------------------------------------
