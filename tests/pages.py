@@ -104,7 +104,7 @@ STAND_IN_SERVE = """
 import sys
 import reorder.pipeline
 from reorder import HashingEmbedder
-reorder.pipeline.SentenceTransformerEmbedder = lambda model=None, **kwargs: HashingEmbedder(name="test-hashing-384")
+reorder.pipeline.load_embedder = lambda model=None, **kwargs: HashingEmbedder(name="test-hashing-384")
 from reorder.cli import main
 main(sys.argv[1:], prog_name="reorder")
 """
