@@ -62,12 +62,27 @@ def _order_on_worker(partition: Partition, output_dir: str | None):
     return results, entry
 
 
-def local_cluster(workers: int):
+def local_cluster(workers: int, *, quiet: bool = True):
     """The LocalCluster of ``reorder batch --engine dask`` without ``--scheduler``: ``workers``
-    processes of one thread each (torch's own threads do the parallel work inside a process)."""
+    processes of one thread each (the encoder's own threads do the parallel work inside a process).
+    ``quiet``: the worker processes log only critical messages (their start-up and shutdown chatter is
+    not the user's business; a task's failure comes back as its exception)."""
     distributed = _distributed()
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                    dashboard_address=":0")
+                                    dashboard_address=":0", silence_logs=logging.CRITICAL if quiet else logging.WARNING)
+
+
+def _shut_down(client, cluster) -> None:
+    """Close a run's cluster in the order that leaves nothing half-open: our workers are retired first
+    (the scheduler closes each one, so none is left sending heartbeats to a scheduler that has gone,
+    which workers report as an ERROR with tracebacks), then the client, then the cluster."""
+    try:
+        if cluster is not None:
+            client.retire_workers(close_workers=True)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, scheduler: str | None = None,
@@ -79,11 +94,12 @@ def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, sche
         raise InvalidInputError(f"workers must be >= 1; got {workers}")
     chatter = logging.getLogger("distributed")
     level = chatter.level
-    if not logging.getLogger("reorder").isEnabledFor(logging.INFO):
+    quiet = not logging.getLogger("reorder").isEnabledFor(logging.INFO)
+    if quiet:
         # the cluster's start-up chatter and its shutdown races (a comm closed mid-send) are not the
         # user's business; real failures come back as the tasks' exceptions
         chatter.setLevel(logging.CRITICAL)
-    cluster = None if scheduler else local_cluster(workers)
+    cluster = None if scheduler else local_cluster(workers, quiet=quiet)
     client = distributed.Client(scheduler or cluster)
     try:
         client.register_plugin(ReordererPlugin(params), name=PLUGIN_NAME)
@@ -103,7 +119,5 @@ def run_dask(parts: Iterable[Partition], params: dict, *, workers: int = 2, sche
                 results, entry = future.result()
                 yield partition, results, entry
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _shut_down(client, cluster)
         chatter.setLevel(level)
