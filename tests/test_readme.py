@@ -197,10 +197,16 @@ def test_serve_example_answers_the_api_example(workspace, tiny_model_dir, capsys
 
 
 @pytest.mark.slow
-def test_library_example_runs(monkeypatch, capsys):
+def test_library_example_runs(monkeypatch, capsys, real_reorderer, seed_text):
+    """The example prints the seed reordered: every paragraph once, in the order the shipped model
+    gives (not the input's), then the permutation it printed for the same order."""
     monkeypatch.chdir(REPO)
     exec(compile(_block("Library", "python"), "README.md (Library)", "exec"), {"__name__": "readme"})
-    assert "Russia" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    expected = real_reorderer.reorder_text(seed_text)
+    assert out.startswith(expected.text) and expected.text != seed_text
+    assert sorted(expected.text.rstrip("\n").split("\n\n")) == sorted(seed_text.rstrip("\n").split("\n\n"))
+    assert f"{expected.permutation} {expected.optimal} {expected.signature}" in out
 
 
 # --- Training --------------------------------------------------------------------------------------
