@@ -13,7 +13,8 @@ The public API, stage by stage (the modules named hold the details)::
 - embeddings: :func:`load_embedder` (ONNX Runtime where it can, else torch), :class:`OnnxEmbedder`,
   :class:`SentenceTransformerEmbedder`, :class:`CachedEmbedder`, :class:`HashingEmbedder` (a model-free
   stand-in) (:mod:`reorder.embedding`, :mod:`reorder.encoder`)
-- scores: :class:`CoherenceModel`, :class:`SimilarityScorer`, :class:`PairwiseScores` (:mod:`reorder.coherence`)
+- scores: the :class:`Scorer` protocol, :class:`CoherenceModel`, :class:`SimilarityScorer`,
+  :class:`PairwiseScores` (:mod:`reorder.coherence`)
 - headlines: :class:`HeadlineDetector`, :func:`load_headline_detector` (the shipped one),
   :func:`fit_headline_detector` (:mod:`reorder.headline`)
 - the objective and its search: :class:`Objective`, :func:`objective_from_scores`, :func:`solve`,
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from .assessment import Assessment, Transition
-from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, SimilarityScorer
+from .coherence import SIMILARITY, CoherenceModel, PairwiseScores, Scorer, SimilarityScorer
 from .corpus import CorpusDocument, read_corpora, read_corpus, write_jsonl
 from .document import Document, detect_roles, split
 from .embedding import (
@@ -91,6 +92,7 @@ __all__ = [
     "ReorderError",
     "Report",
     "SentenceTransformerEmbedder",
+    "Scorer",
     "SimilarityScorer",
     "Solution",
     "Transition",

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -292,7 +293,7 @@ class CoherenceModel:
     training_ : dict
         What the model was trained on (corpora, counts), recorded in the model file.
     meta_ : dict
-        The model file's description, set by :meth:`load` (absent after :meth:`fit`),
+        The model file's description, set by :meth:`load` (empty after :meth:`fit`),
         including the objective's tuned ``weights`` under ``"objective"`` and the model's ``"name"``.
     """
 
@@ -368,7 +369,11 @@ class CoherenceModel:
         self.embedder_name_ = embedder_name
         self.dimension_ = int(dimension)
         self.training_ = {"documents": len(prepared), **(training or {})}
+        self.meta_ = {}
         return self
+
+    def read_ahead(self, texts: Sequence[str]) -> None:
+        """Nothing to do: the model reads the embeddings it is given (see :class:`Scorer`)."""
 
     def _fit_member(self, prepared: list, rng: np.random.Generator) -> _Member:
         """One triple of perceptrons on its own sample of pairs and held-out documents.
@@ -567,6 +572,30 @@ class CoherenceModel:
         return model, meta
 
 
+@runtime_checkable
+class Scorer(Protocol):
+    """What the Reorderer scores with: :class:`CoherenceModel`, :class:`SimilarityScorer`, and
+    :class:`reorder.finetuned.CombinedScorer` (a coherence model plus a fine-tuned reader).
+
+    ``scores`` turns units and their embeddings into :class:`PairwiseScores` (``skip`` names scores
+    whose weight is 0, which it may leave flat); ``embedder_name_`` names the embedding model the
+    scorer was trained on (None: any); ``meta_`` is its model file's description (its ``name``,
+    tuned ``objective`` weights), empty when it has none; ``read_ahead(texts)`` is told the units of
+    the documents about to be scored, all at once, so that a scorer that encodes units itself can do
+    it in full batches (evaluation and batch partitions call it; the others do nothing).
+    """
+
+    embedder_name_: str | None
+    meta_: dict
+
+    def scores(self, units: Sequence[str], embeddings: np.ndarray, *,
+               skip: Sequence[str] = ()) -> PairwiseScores:  # pragma: no cover - protocol
+        ...
+
+    def read_ahead(self, texts: Sequence[str]) -> None:  # pragma: no cover - protocol
+        ...
+
+
 class SimilarityScorer:
     """Unsupervised scores from embeddings alone: neighbours are similar, the lead is the most central.
 
@@ -576,6 +605,9 @@ class SimilarityScorer:
 
     embedder_name_ = None
     meta_ = {"name": SIMILARITY}
+
+    def read_ahead(self, texts: Sequence[str]) -> None:
+        """Nothing to do: similarity reads the embeddings it is given (see :class:`Scorer`)."""
 
     def scores(self, units: Sequence[str], embeddings: np.ndarray, *, skip: Sequence[str] = ()) -> PairwiseScores:
         emb = np.asarray(embeddings, dtype=np.float64)

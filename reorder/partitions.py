@@ -200,9 +200,7 @@ def order_partition(reorderer: Reorderer, partition: Partition) -> list[dict]:
     if everything:
         embedded = reorderer.embed(everything)
         rows = {unit: k for k, unit in enumerate(everything)}
-        read_ahead = getattr(reorderer.scorer, "read_ahead", None)
-        if read_ahead is not None:  # a fine-tuned reader encodes the partition's units in batches too
-            read_ahead(everything)
+        reorderer.scorer.read_ahead(everything)  # a fine-tuned reader encodes the partition's units in batches
     signature = reorderer.signature()
     results = []
     for number, record_id, units, error in parsed:

@@ -245,7 +245,7 @@ class Reorderer:
         if self._scorer is None:
             model = self.model
             if isinstance(model, (CoherenceModel, SimilarityScorer, CombinedScorer)):
-                self._scorer, self._meta = model, getattr(model, "meta_", {})
+                self._scorer, self._meta = model, getattr(model, "meta_", {})  # {} until an unfitted model is fitted
             elif model == SIMILARITY:
                 self._scorer = SimilarityScorer()
                 self._meta = self._scorer.meta_
@@ -285,7 +285,7 @@ class Reorderer:
             embedder = self.embedder
             if embedder is None:
                 # The embedder the coherence model was trained with, when it is one that works offline.
-                trained_with = getattr(self.scorer, "embedder_name_", None)
+                trained_with = self.scorer.embedder_name_
                 embedder = trained_with if trained_with in PACKAGED_MODELS else None
             if embedder is None or isinstance(embedder, (str, os.PathLike)):
                 embedder = load_embedder(embedder)
@@ -298,7 +298,7 @@ class Reorderer:
     def embedder_(self) -> Embedder:
         """The embedder in use, checked against the one the coherence model was trained with."""
         self._built_embedder()
-        trained_with = getattr(self.scorer, "embedder_name_", None)
+        trained_with = self.scorer.embedder_name_
         if trained_with is not None and trained_with != self._embedder.name:
             raise ModelError(
                 f"the coherence model was trained on {trained_with!r} embeddings but the embedder is "
@@ -573,7 +573,7 @@ class Reorderer:
 
         return evaluate(order, documents, seed=self.seed if seed is None else seed, max_units=max_units,
                         progress=progress, signature=self.signature(), with_title=with_title,
-                        read_ahead=getattr(self.scorer, "read_ahead", None))  # a reader's batched encoding
+                        read_ahead=self.scorer.read_ahead)  # a reader encodes chunks of documents in batches
 
     def fit(self, documents: Iterable[Sequence[str]], **params) -> Reorderer:
         """Train a :class:`CoherenceModel` on naturally ordered documents (lists of units)."""

@@ -365,3 +365,14 @@ def test_an_ablated_model_reloads_ablated_and_scores_as_saved(stand_in, tmp_path
     units = ["Smith said the plan would work.", "John Smith, the mayor, unveiled a plan.", "It did not."]
     np.testing.assert_array_equal(loaded.scores(units, stand_in.encode(units)).precedes,
                                   model.scores(units, stand_in.encode(units)).precedes)
+
+
+def test_every_scorer_speaks_the_scorer_protocol(tiny_model):
+    """The Reorderer, evaluation and batch partitions call scores, read_ahead, embedder_name_ and meta_ on
+    any scorer, without probing for them: the coherence model and similarity have them all."""
+    from reorder import Scorer, SimilarityScorer
+
+    for scorer in (tiny_model, SimilarityScorer()):
+        assert isinstance(scorer, Scorer)
+        assert scorer.read_ahead(["A unit.", "Another."]) is None and isinstance(scorer.meta_, dict)
+    assert tiny_model.meta_ == {} and tiny_model.embedder_name_ == "test-hashing-384"

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from reorder import ModelError, Reorderer
+from reorder import ModelError, Reorderer, Scorer
 from reorder.coherence import PairwiseScores
 from reorder.embedding import DEFAULT_MODEL, default_model_path
 from reorder.finetuned import CombinedScorer, OnnxReader, PairReader, _windows, fine_tune, load_reader, load_scorer
@@ -155,7 +155,7 @@ def _combined(trained, directory):
 def test_reorderer_runs_a_combined_model_directory(trained, tmp_path):
     directory = _combined(trained, tmp_path / "news-reader")
     scorer, meta = load_scorer(directory)
-    assert isinstance(scorer, CombinedScorer) and meta["name"] == "news-reader-test"
+    assert isinstance(scorer, CombinedScorer) and isinstance(scorer, Scorer) and meta["name"] == "news-reader-test"
     reorderer = Reorderer(directory, embedder=DEFAULT_MODEL)
     text = SEED_TEXT.read_text(encoding="utf-8")
     result = reorderer.reorder_text(text)
