@@ -223,12 +223,15 @@ def _prefix(name: str, member: int) -> str:
     return name if member == 0 else f"member{member}.{name}"
 
 
-def _log(p: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(p, 1e-6, 1.0))
+def log_probability(p: np.ndarray) -> np.ndarray:
+    """``log p``, with ``p`` floored at :data:`PROBABILITY_FLOOR` so that no score is -inf: the one place
+    the floor is applied, for the ensemble, the objective and the combined reader alike."""
+    return np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1.0 - 1e-6)
+def logit(p: np.ndarray) -> np.ndarray:
+    """``log(p / (1 - p))``, with ``p`` kept :data:`PROBABILITY_FLOOR` away from 0 and 1."""
+    p = np.clip(p, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
     return np.log(p) - np.log1p(-p)
 
 
@@ -476,9 +479,9 @@ class CoherenceModel:
             follows, raw, position = outputs[0]
             follows = follows.copy()
         else:  # the members' average log-probability (logit for precedes)
-            follows = np.exp(np.mean([_log(f) for f, _, _ in outputs], axis=0))
-            raw = 1.0 / (1.0 + np.exp(-np.mean([_logit(r) for _, r, _ in outputs], axis=0)))
-            position = np.exp(np.mean([_log(p) for _, _, p in outputs], axis=0))
+            follows = np.exp(np.mean([log_probability(f) for f, _, _ in outputs], axis=0))
+            raw = 1.0 / (1.0 + np.exp(-np.mean([logit(r) for _, r, _ in outputs], axis=0)))
+            position = np.exp(np.mean([log_probability(p) for _, _, p in outputs], axis=0))
             position /= position.sum(axis=1, keepdims=True)
         precedes = (raw + 1.0 - raw.T) / 2.0
         np.fill_diagonal(follows, 0.0)

@@ -50,7 +50,8 @@ STOPWORDS = frozenset(
     this that these those am said says say also one two new mr mrs ms""".split()
 )
 
-_WORD = re.compile(r"[^\W\d_][\w'’\-]*|\d[\d,.]*\d|\d")
+WORD = re.compile(r"[^\W\d_][\w'’\-]*|\d[\d,.]*\d|\d")
+"""A word or a number, as the cues count them; the headline detector counts words the same way."""
 _NAME_SEQ = re.compile(r"\b[A-Z][\w'’\-]*[a-z][\w'’\-]*(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]*[a-z][\w'’\-]*)+")
 _CAP = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]*[a-z][\w'’\-]*")
 _QUOTES = "\"“”‘’'«»"
@@ -153,7 +154,7 @@ class Lexicon:
 
 
 def _first_word(text: str) -> str:
-    match = _WORD.search(text)
+    match = WORD.search(text)
     return match.group(0) if match else ""
 
 
@@ -164,7 +165,7 @@ def lexicon(texts: Sequence[str]) -> Lexicon:
     full_sets = []
     cap_sets = []
     for text in texts:
-        tokens = [t.lower() for t in _WORD.findall(text)]
+        tokens = [t.lower() for t in WORD.findall(text)]
         word_sets.append({t for t in tokens if len(t) > 2 and t not in STOPWORDS})
         names = set()
         for match in _NAME_SEQ.finditer(text):
@@ -225,7 +226,7 @@ def opener_hash(text: str) -> np.ndarray:
     "Finally we") and embeddings of a whole paragraph blur them. crc32 keeps it deterministic.
     """
     out = np.zeros(OPENER_DIM, dtype=np.float32)
-    words = [w.lower() for w in _WORD.findall(text[:200])[:3]]
+    words = [w.lower() for w in WORD.findall(text[:200])[:3]]
     for k in range(1, len(words) + 1):
         key = zlib.crc32(("\x1f".join(words[:k]) + f"#{k}").encode("utf-8", "surrogatepass"))
         out[key % OPENER_DIM] += 1.0 if (key >> 16) & 1 else -1.0

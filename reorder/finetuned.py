@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .coherence import PROBABILITY_FLOOR, CoherenceModel, PairwiseScores
+from .coherence import CoherenceModel, PairwiseScores, log_probability
 from .embedding import onnx_cache_dir, resolve_model
 from .encoder import OnnxEncoder, export_encoder, use_onnx
 from .errors import ModelError
@@ -353,10 +353,6 @@ class OnnxReader:
         return scores_from_logits(precedence, adjacency)
 
 
-def _log(p: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(p, PROBABILITY_FLOOR, 1.0))
-
-
 class CombinedScorer:
     """A coherence model's scores plus a reader's: weighted sums of log-probabilities (logits for
     precedes), ``mix = {"model": a, "reader": b}``; position comes from the coherence model."""
@@ -379,10 +375,11 @@ class CombinedScorer:
     def combine(self, base: PairwiseScores, read: PairwiseScores) -> PairwiseScores:
         """The mix of the coherence model's scores ``base`` and the reader's ``read``."""
         a, b = float(self.mix["model"]), float(self.mix["reader"])
-        z = a * (_log(base.precedes) - _log(1 - base.precedes)) + b * (_log(read.precedes) - _log(1 - read.precedes))
+        z = (a * (log_probability(base.precedes) - log_probability(1 - base.precedes))
+             + b * (log_probability(read.precedes) - log_probability(1 - read.precedes)))
         precedes = 1.0 / (1.0 + np.exp(-z))
         np.fill_diagonal(precedes, 0.5)
-        log_follows = a * _log(base.follows) + b * _log(read.follows)
+        log_follows = a * log_probability(base.follows) + b * log_probability(read.follows)
         np.fill_diagonal(log_follows, -np.inf)
         follows = np.exp(log_follows - log_follows.max(axis=1, keepdims=True))
         follows /= follows.sum(axis=1, keepdims=True)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidInputError, ModelError
-from .features import STOPWORDS
+from .features import STOPWORDS, WORD
 
 __all__ = [
     "DOCUMENT_FEATURES", "HeadlineDetector", "document_features", "fit_headline_detector",
@@ -54,7 +54,6 @@ HASH_DIM = 512
 MAX_WORDS = 25
 """A unit longer than this is never a headline."""
 
-_WORD = re.compile(r"[^\W\d_][\w'’\-]*|\d[\d,.]*\d|\d")
 _END = re.compile(r"[.!?][\"'”’»)\]]*$")
 _SAID = re.compile(r"\b(said|says|told|added|according)\b", re.I)
 _DATELINE = re.compile(r"^[A-Z][A-Za-z .,'\-]{2,}(\([^)]*\))?\s*[,\-–—]\s|\((Reuters|AP|AFP|CNN)\)")
@@ -85,7 +84,7 @@ def _check(units: Sequence[str]) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    return WORD.findall(text)
 
 
 def _shape(text: str) -> list[float]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .coherence import PROBABILITY_FLOOR, PairwiseScores
+from .coherence import PairwiseScores, log_probability
 from .errors import InvalidInputError
 from .validation import check_non_negative_int, check_permutation
 
@@ -126,10 +126,10 @@ def objective_from_scores(scores: PairwiseScores, weights: Mapping[str, float]) 
     up to a constant, the weighted log-likelihood of its adjacencies, its pairwise precedences and
     its first and last units.
     """
-    position = np.log(np.clip(scores.position, PROBABILITY_FLOOR, 1.0))
+    position = log_probability(scores.position)
     return Objective(
-        follows=weights["follows"] * np.log(np.clip(scores.follows, PROBABILITY_FLOOR, 1.0)),
-        precedes=weights["precedes"] * np.log(np.clip(scores.precedes, PROBABILITY_FLOOR, 1.0)),
+        follows=weights["follows"] * log_probability(scores.follows),
+        precedes=weights["precedes"] * log_probability(scores.precedes),
         first=weights["position"] * (position[:, 0] - position[:, 1]),
         last=weights["position"] * (position[:, 2] - position[:, 1]),
     )

@@ -48,6 +48,7 @@ from .headline import HeadlineDetector, load_headline_detector
 from .objective import DEFAULT_WEIGHTS, Objective, objective_from_scores
 from .search import METHODS, Constraints, Solution, k_best, solve
 from .training import fit_model
+from .validation import check_time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +233,7 @@ class Reorderer:
             raise InvalidInputError(f"unit must be one of {', '.join(UNIT_KINDS)}; got {self.unit!r}")
         if self.furniture not in FURNITURE_OPTIONS:
             raise InvalidInputError(f"furniture must be one of {', '.join(FURNITURE_OPTIONS)}; got {self.furniture!r}")
-        if not (self.time_limit > 0):
-            raise InvalidInputError(f"time_limit must be > 0 seconds; got {self.time_limit!r}")
+        check_time_limit(self.time_limit)  # the search's own rule, so a bad value fails before any model loads
 
     @property
     def scorer(self):

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from reorder.coherence import CoherenceModel, _logit, _pair_matrix
+from reorder.coherence import CoherenceModel, _pair_matrix, logit
 from reorder.errors import InvalidInputError, ModelError, NotFittedError
 from reorder.features import FEATURE_VERSION, lexicon
 from reorder.pipeline import Reorderer
@@ -134,7 +134,7 @@ def test_an_ensemble_averages_its_members_in_log_and_logit_space(ensemble, stand
     off = ~np.eye(len(UNITS), dtype=bool)
     ucues, pcues = ensemble._cues(UNITS, emb, lexicon(UNITS))
     raws = [_pair_matrix(member.precedes, emb, ucues, pcues) for member in ensemble.members_]
-    raw = 1 / (1 + np.exp(-np.mean([_logit(r) for r in raws], axis=0)))
+    raw = 1 / (1 + np.exp(-np.mean([logit(r) for r in raws], axis=0)))
     assert np.allclose(scores.precedes[off], ((raw + 1 - raw.T) / 2)[off])
     expected = np.exp(np.mean([np.log(s.follows[off]) for s in singles], axis=0))
     assert np.allclose(scores.follows[off], expected)

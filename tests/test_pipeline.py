@@ -240,7 +240,7 @@ def test_objective_weights_scale_the_terms(fast_reorderer):
         ({"method": "best"}, "method must be one of"),
         ({"unit": "word"}, "unit must be one of"),
         ({"furniture": "hide"}, "furniture must be one of"),
-        ({"time_limit": 0}, "time_limit must be > 0"),
+        ({"time_limit": 0}, "time_limit must be positive and finite"),
         ({"weights": {"follows": -1.0}}, "weights must be finite"),
         ({"weights": {"bogus": 1.0}}, "weights must be finite"),
     ],
