@@ -239,9 +239,7 @@ class Reorderer:
     def scorer(self):
         """The coherence scorer in use (loaded on first access, and again after ``model``, ``embedder``
         or ``cache`` is changed: loaded state never outlives the parameters it came from)."""
-        if self._built_from and not _same(self._built_from, (self.model, self.embedder, self.cache)):
-            self._scorer, self._meta, self._embedder = None, {}, None
-        self._built_from = (self.model, self.embedder, self.cache)
+        self._forget_stale_state()
         if self._scorer is None:
             model = self.model
             if isinstance(model, (CoherenceModel, SimilarityScorer, CombinedScorer)):
@@ -278,14 +276,25 @@ class Reorderer:
             raise ModelError(f"the shipped model is missing from {directory}; reinstall reorder")
         return directory
 
+    def _forget_stale_state(self) -> None:
+        """Drop the scorer and embedder loaded for other values of ``model``, ``embedder`` or ``cache``."""
+        if self._built_from and not _same(self._built_from, (self.model, self.embedder, self.cache)):
+            self._scorer, self._meta, self._embedder = None, {}, None
+        self._built_from = (self.model, self.embedder, self.cache)
+
+    def _trained_with(self) -> str | None:
+        """The embedder the scorer was trained on; None for any, or for a model not fitted yet (it has
+        no ``embedder_name_`` until ``fit``)."""
+        return getattr(self.scorer, "embedder_name_", None)
+
     def _built_embedder(self) -> Embedder:
         """The embedder named by ``embedder`` (wrapped in the disk cache if asked), built once."""
-        self.scorer  # drops what was built for other parameters
+        self._forget_stale_state()
         if self._embedder is None:
             embedder = self.embedder
             if embedder is None:
                 # The embedder the coherence model was trained with, when it is one that works offline.
-                trained_with = self.scorer.embedder_name_
+                trained_with = self._trained_with()
                 embedder = trained_with if trained_with in PACKAGED_MODELS else None
             if embedder is None or isinstance(embedder, (str, os.PathLike)):
                 embedder = load_embedder(embedder)
@@ -298,7 +307,7 @@ class Reorderer:
     def embedder_(self) -> Embedder:
         """The embedder in use, checked against the one the coherence model was trained with."""
         self._built_embedder()
-        trained_with = self.scorer.embedder_name_
+        trained_with = self._trained_with()
         if trained_with is not None and trained_with != self._embedder.name:
             raise ModelError(
                 f"the coherence model was trained on {trained_with!r} embeddings but the embedder is "

@@ -353,3 +353,20 @@ def test_changing_a_parameter_after_use_rebuilds_what_it_loaded(tiny_model_dir, 
     assert reorderer.embedder_ is other
     reorderer.model = str(tiny_model_dir)  # equal to the name it was loaded from: loaded again, still the same
     assert isinstance(reorderer.scorer, CoherenceModel)
+
+
+def test_an_unfitted_model_with_an_embedder_reaches_fit(stand_in):
+    """An unfitted CoherenceModel has no embedder_name_ yet: the Reorderer must not ask it for one
+    before fit (its embedder is simply the one given)."""
+    import warnings
+
+    from reorder import CoherenceModel
+
+    from conftest import training_documents
+
+    reorderer = Reorderer(model=CoherenceModel(hidden=8, max_iter=2, max_pairs_per_doc=5), embedder=stand_in)
+    assert reorderer.embedder_ is stand_in
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs do not converge, on purpose
+        reorderer.fit(training_documents(12))
+    assert reorderer.scorer.embedder_name_ == stand_in.name
