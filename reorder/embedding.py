@@ -326,7 +326,7 @@ class OnnxEmbedder:
     def encoder(self) -> OnnxEncoder:
         """The ONNX encoder, its graph exported into the cache on first use."""
         if self._encoder is None:
-            sources = [self._location / "config.json", _weights_file(self._location)]
+            sources = [self._location / "config.json", weights_file(self._location)]
             graph = export_encoder(_pretrained(self._location), onnx_cache_dir(self.name, sources), sources)
             self._encoder = OnnxEncoder(self._location, graph, max_length=self.max_length,
                                         batch_size=self.batch_size)
@@ -345,7 +345,9 @@ class OnnxEmbedder:
         return self.encoder.encode_tokens(list(texts), normalize=self.normalize)
 
 
-def _weights_file(directory: Path) -> Path:
+def weights_file(directory: Path) -> Path:
+    """The weights of the Hugging Face model in ``directory`` (safetensors preferred), which an ONNX
+    export is made from and keyed by."""
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (directory / name).is_file():
             return directory / name

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -38,9 +39,8 @@ EXPORT_FORMAT = 1
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "token_states"
-
-
 BACKENDS = ("auto", "onnx", "torch")
+"""The values of ``REORDER_BACKEND`` (see :func:`use_onnx`)."""
 
 
 def onnxruntime_available() -> bool:
@@ -123,8 +123,6 @@ def export_encoder(build: Callable[[], object], target: Path, sources: Sequence[
         example = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
         axes = {"batch": 0, "tokens": 1}
         dynamic = {name: {v: k for k, v in axes.items()} for name in (*INPUTS, OUTPUT)}
-        import warnings
-
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on shapes it treats as constant
             torch.onnx.export(States(encoder), example, str(scratch / "model.onnx"), dynamo=False,
@@ -236,25 +234,25 @@ class OnnxEncoder:
         config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
         return int(config["hidden_size"])
 
-    def _passes(self, texts: Sequence[str]):
+    def _passes(self, texts: Sequence[str], batch_size: int):
         """Yield ``(indices, states, mask)`` per batch: states (b, t, d) float32, mask (b, t) of 0/1."""
         tokenizer, session = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
             encoded = tokenizer.encode_batch([texts[i] for i in chunk])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
             states = session.run([OUTPUT], {"input_ids": ids, "attention_mask": mask})[0]
             yield chunk, states, mask
 
-    def encode(self, texts: Sequence[str], *, normalize: bool = True) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, normalize: bool = True, batch_size: int | None = None) -> np.ndarray:
         """Mean-pooled token states of ``texts``: float32 of shape (len(texts), dimension), L2-normalised
-        when ``normalize``."""
-        return self.encode_tokens(texts, normalize=normalize, tokens=False)[0]
+        when ``normalize``; ``batch_size`` texts per pass (default: this encoder's)."""
+        return self.encode_tokens(texts, normalize=normalize, tokens=False, batch_size=batch_size)[0]
 
-    def encode_tokens(self, texts: Sequence[str], *, normalize: bool = True,
-                      tokens: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+    def encode_tokens(self, texts: Sequence[str], *, normalize: bool = True, tokens: bool = True,
+                      batch_size: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """One pass over ``texts``: their pooled embeddings (as :meth:`encode`) and each text's token
         states, an array of shape (its tokens, dimension) with the special tokens included (an empty
         list when not ``tokens``)."""
@@ -262,7 +260,7 @@ class OnnxEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
         pooled, states_of = None, [None] * len(texts)
-        for chunk, states, mask in self._passes(texts):
+        for chunk, states, mask in self._passes(texts, batch_size or self.batch_size):
             if pooled is None:  # the graph's own width
                 pooled = np.zeros((len(texts), states.shape[-1]), dtype=np.float32)
             weights = mask[..., None].astype(np.float32)

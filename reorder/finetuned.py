@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .coherence import CoherenceModel, PairwiseScores, log_probability
-from .embedding import onnx_cache_dir, resolve_model
+from .embedding import onnx_cache_dir, resolve_model, weights_file
 from .encoder import OnnxEncoder, export_encoder, use_onnx
 from .errors import ModelError
 
@@ -304,10 +304,8 @@ class OnnxReader:
             max_length = int(meta["max_length"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{directory}: malformed fine-tuned reader ({exc})") from exc
-        weights = next((base / f for f in ("model.safetensors", "pytorch_model.bin") if (base / f).is_file()), None)
-        if weights is None:
-            raise ModelError(f"{base}: no model weights for the reader's base model")
-        sources = [directory / "reader.json", directory / "reader.safetensors", base / "config.json", weights]
+        sources = [directory / "reader.json", directory / "reader.safetensors", base / "config.json",
+                   weights_file(base)]
         target = onnx_cache_dir(f"reader-{meta.get('name', directory.name)}", sources)
         graph = export_encoder(lambda: load_reader(directory, base).encoder, target, sources)
         return cls(OnnxEncoder(base, graph, max_length=max_length), head, meta)
@@ -316,11 +314,7 @@ class OnnxReader:
         """Encode ``texts`` now, in batches of similar length across documents, and keep them (replacing
         what was kept before) for the next :meth:`scores` calls (see :meth:`PairReader.read_ahead`)."""
         distinct = list(dict.fromkeys(texts))
-        self.encoder.batch_size = batch_size
-        try:
-            vectors = self.encoder.encode(distinct, normalize=False) if distinct else []
-        finally:
-            self.encoder.batch_size = 32
+        vectors = self.encoder.encode(distinct, normalize=False, batch_size=batch_size) if distinct else []
         self._read = dict(zip(distinct, vectors))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
